@@ -3,6 +3,8 @@
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
+/** Development-only cursor key; refused when APP_ENV=prod. */
+export const DEV_CURSOR_SECRET = 'tx-lookup-dev-cursor-secret';
 const positiveInt = z.coerce.number().int().positive();
 
 const schema = z
@@ -24,6 +26,9 @@ const schema = z
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
     KAFKA_CLIENT_ID: z.string().min(1).default('tx-lookup'),
     EVENT_PROFILE_ID: z.string().min(1).default('canonical-v1'),
+    // Optional per-deployment topic names replacing the profile's (tests, blue/green topics).
+    KAFKA_TOPIC_LEDGER: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').optional(),
+    KAFKA_TOPIC_ORDER: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').optional(),
 
     // Consumer group policy: bo-sync-<env>-<owner>-v<generation> (SPEC §2). CONSUMER_GROUP overrides it.
     CONSUMER_GROUP: z.string().min(1).optional(),
@@ -38,12 +43,18 @@ const schema = z
       }),
     CONSUMER_MAX_WAIT_MS: positiveInt.default(50),
     CONSUMER_METRICS_PORT: port.default(9464),
+    // Partitions whose batches are applied in parallel (each partition stays strictly ordered).
+    CONSUMER_PARTITIONS_CONCURRENCY: positiveInt.default(4),
 
     TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().default('default'),
     TEMPORAL_TASK_QUEUE: z.string().default('txlookup-ops'),
     TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
     WORKER_METRICS_PORT: port.default(9465),
+    // Bearer token the ops workflows use for their smoke/idempotency HTTP calls when the API runs with oidc.
+    OPS_API_TOKEN: z.string().min(1).optional(),
+    // Default dump of the cutover rehearsal (ops/up writes the demo dump here).
+    DEMO_DUMP_PATH: z.string().default('var/demo/dump'),
 
     HOST: z.string().default('127.0.0.1'),
     PORT: port.default(8080),
@@ -55,6 +66,12 @@ const schema = z
     OIDC_AUDIENCE: z.string().min(1).optional(),
     OIDC_ROLES_CLAIM: z.string().min(1).default('roles'),
     OIDC_CLOCK_SKEW_SEC: z.coerce.number().int().min(0).max(300).default(30),
+    // JWKS cache: an unknown kid triggers a refetch at most once per cooldown; keys are refetched after max age.
+    OIDC_JWKS_COOLDOWN_SEC: z.coerce.number().min(0).max(3600).default(30),
+    OIDC_JWKS_CACHE_MAX_AGE_SEC: z.coerce.number().positive().max(86400).default(600),
+    // HMAC key of the wallet listing's opaque cursors (a tampered cursor is a 400).
+    CURSOR_SECRET: z.string().min(16, 'at least 16 characters').default(DEV_CURSOR_SECRET),
+    DEV_OIDC_PORT: port.default(8090),
 
     AUDIT_FLUSH_MAX_ROWS: positiveInt.default(256),
     EVIDENCE_DIR: z.string().default('var/evidence'),
@@ -65,6 +82,9 @@ const schema = z
     const authMode = e.AUTH_MODE ?? (e.APP_ENV === 'local' || e.APP_ENV === 'test' ? 'disabled' : 'oidc');
     if (authMode === 'disabled' && e.APP_ENV === 'prod') {
       ctx.addIssue({ code: 'custom', path: ['AUTH_MODE'], message: 'AUTH_MODE=disabled is refused when APP_ENV=prod' });
+    }
+    if (e.APP_ENV === 'prod' && e.CURSOR_SECRET === DEV_CURSOR_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['CURSOR_SECRET'], message: 'the development default is refused when APP_ENV=prod' });
     }
     if (authMode === 'oidc') {
       for (const k of ['OIDC_JWKS_URL', 'OIDC_ISSUER', 'OIDC_AUDIENCE'] as const) {

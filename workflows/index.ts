@@ -1,0 +1,273 @@
+// Ops workflows (SPEC §6). Orchestration only: deterministic code that calls activities by type.
+// All I/O (DB, Kafka, HTTP, files) happens in activities/.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type {
+  CutoverRehearsalInput,
+  CutoverRehearsalResult,
+  DlqReplayInput,
+  DlqReplayResult,
+  L3RegressionInput,
+  L3RegressionResult,
+  RehearsalEvidence,
+  RehearsalProgress,
+  RehearsalReason,
+  RehearsalStepName,
+  StepRecord,
+} from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** Errors that retrying cannot fix (a bad dump path is not retried 100 times). */
+const NON_RETRYABLE = ['BackfillInputError', 'MigrationChecksumError', 'ConfigError', 'InvalidInputError'];
+
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const preflightActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+// Long activities heartbeat; a worker crash is detected within heartbeatTimeout and the retry resumes
+// from the activity's checkpoint (DB checkpoint + heartbeat details).
+const longRunning = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+export const progressQuery = defineQuery<RehearsalProgress>('progress');
+
+class StepFailed extends Error {
+  constructor(
+    readonly reason: RehearsalReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return `${err.cause.name}: ${err.cause.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promise<CutoverRehearsalResult> {
+  const info = workflowInfo();
+  const runId = info.workflowId;
+  const startedAt = new Date(Date.now());
+  const tCutover = input.tCutover ? new Date(input.tCutover) : startedAt;
+  if (Number.isNaN(tCutover.getTime())) {
+    throw ApplicationFailure.nonRetryable(`tCutover is not a timestamp: ${input.tCutover}`, 'InvalidInputError');
+  }
+  const bufferMinutes = input.bufferMinutes ?? 5;
+  const syncFrom = new Date(tCutover.getTime() - bufferMinutes * 60_000);
+  const syncTimeoutSec = input.syncTimeoutSec ?? 300;
+  const sampleSize = input.idempotency?.sampleSize ?? 20;
+  const checkpointId = `rehearsal-${runId}`;
+
+  // The query handler is registered before the first await so `progress` answers from the first moment.
+  const names: RehearsalStepName[] = ['preflight', 'migrate', 'backfill', 'sync', 'smoke', 'idempotency'];
+  const steps: StepRecord[] = names.map((name) => ({ name, status: 'pending' }));
+  const progress: RehearsalProgress = { runId, currentStep: 'preflight', phase: 'starting', steps };
+  setHandler(progressQuery, () => progress);
+
+  const consumerGroup = input.consumerGroup ?? (await quick.defaultRehearsalGroup({ startedAtMs: startedAt.getTime() }));
+  const dumpPath = input.dumpPath ?? (await quick.defaultDumpPath());
+  const evidence: RehearsalEvidence = {
+    runId,
+    tCutover: tCutover.toISOString(),
+    syncFrom: syncFrom.toISOString(),
+    consumerGroup,
+    dumpPath,
+  };
+
+  await quick.recordRunStarted({ runId, kind: 'cutover_rehearsal', workflowId: info.workflowId, input });
+
+  /** Runs one step, records timing and counts; a failure becomes the step's NO_GO reason. */
+  async function step<T>(name: RehearsalStepName, reason: RehearsalReason, fn: () => Promise<T>, counts?: (r: T) => StepRecord['counts']): Promise<T> {
+    const rec = steps.find((s) => s.name === name)!;
+    rec.status = 'running';
+    rec.startedAt = new Date(Date.now()).toISOString();
+    progress.currentStep = name;
+    progress.phase = name;
+    const t0 = Date.now();
+    try {
+      const result = await fn();
+      rec.status = 'ok';
+      rec.counts = counts?.(result);
+      return result;
+    } catch (err) {
+      if (isCancellation(err)) {
+        rec.status = 'failed';
+        rec.error = 'cancelled';
+        throw err;
+      }
+      rec.status = 'failed';
+      rec.error = err instanceof StepFailed ? err.message : failureMessage(err);
+      throw err instanceof StepFailed ? err : new StepFailed(reason, rec.error);
+    } finally {
+      rec.finishedAt = new Date(Date.now()).toISOString();
+      rec.durationSec = (Date.now() - t0) / 1000;
+    }
+  }
+
+  let verdict: 'GO' | 'NO_GO' = 'GO';
+  let reason: RehearsalReason = 'NONE';
+  let detail = 'all steps passed';
+  try {
+    await step('preflight', 'ENVIRONMENT_BLOCKED', () => preflightActivities.preflight(), (r) => ({ db: r.db, kafka: r.kafka }));
+
+    evidence.migration = await step(
+      'migrate',
+      'MIGRATION_FAILED',
+      async () => {
+        const m = await quick.migrate();
+        if (m.current !== m.head) throw new StepFailed('MIGRATION_FAILED', `revision ${m.current} is not head ${m.head}`);
+        return m;
+      },
+      (m) => ({ current: m.current ?? 'none', head: m.head, applied: m.applied.length }),
+    );
+
+    evidence.backfill = await step(
+      'backfill',
+      'BACKFILL_FAILED',
+      () => longRunning.backfill({ dumpPath, until: tCutover.toISOString(), checkpointId, fresh: false }),
+      (b) => ({ linesRead: b.linesRead, rowsApplied: b.rowsApplied, rowsDlq: b.rowsDlq, skippedAfterUntil: b.rowsSkippedAfterUntil, resumedFromLine: b.resumedFromLine }),
+    );
+
+    evidence.sync = await step(
+      'sync',
+      'SYNC_TIMEOUT',
+      async () => {
+        const s = await longRunning.syncWindow({ groupId: consumerGroup, startAt: syncFrom.toISOString(), timeoutSec: syncTimeoutSec });
+        if (!s.caughtUp) throw new StepFailed('SYNC_TIMEOUT', `lag ${s.lagAtEnd} after ${syncTimeoutSec}s`);
+        return s;
+      },
+      (s) => ({ consumed: s.consumed, applied: s.applied, dlq: s.dlq, lagAtEnd: s.lagAtEnd }),
+    );
+
+    const present = input.smoke?.presentTxIds?.length
+      ? input.smoke.presentTxIds
+      : await quick.sampleTxIds({ until: tCutover.toISOString(), n: 5 });
+    const absent = input.smoke?.absentTxIds?.length ? input.smoke.absentTxIds : [`rehearsal-absent-${info.runId}`];
+    evidence.smoke = await step(
+      'smoke',
+      'SMOKE_FAILED',
+      async () => {
+        if (present.length === 0) throw new StepFailed('SMOKE_FAILED', 'no transaction to check: the backfill loaded nothing');
+        const r = await quick.smoke({ present, absent });
+        if (!r.ok) {
+          const bad = r.checks.filter((c) => !c.ok).map((c) => `${c.txId}: expected ${c.expected}, got ${c.got}`);
+          throw new StepFailed('SMOKE_FAILED', bad.join('; '));
+        }
+        return r;
+      },
+      (r) => ({ checks: r.checks.length }),
+    );
+
+    evidence.idempotency = await step(
+      'idempotency',
+      'IDEMPOTENCY_FAILED',
+      async () => {
+        const sample = input.idempotency?.txIds?.length
+          ? input.idempotency.txIds
+          : await quick.sampleTxIds({ until: new Date(Date.now() + 86_400_000).toISOString(), n: sampleSize });
+        progress.phase = 'idempotency: hashing before replay';
+        const before = await quick.hashApiPayloads({ txIds: sample });
+        progress.phase = 'idempotency: re-running backfill';
+        await longRunning.backfill({ dumpPath, until: tCutover.toISOString(), checkpointId: `${checkpointId}-again`, fresh: true });
+        progress.phase = 'idempotency: replaying the sync window';
+        const replay = await longRunning.syncWindow({
+          groupId: `${consumerGroup}-replay`,
+          startAt: syncFrom.toISOString(),
+          timeoutSec: syncTimeoutSec,
+        });
+        if (!replay.caughtUp) throw new StepFailed('SYNC_TIMEOUT', `replay of the window: lag ${replay.lagAtEnd} after ${syncTimeoutSec}s`);
+        progress.phase = 'idempotency: hashing after replay';
+        const after = await quick.hashApiPayloads({ txIds: sample });
+        const mismatched = sample.filter((id) => before.perId[id] !== after.perId[id]);
+        const result = { sample, hashBefore: before.hash, hashAfter: after.hash, mismatched };
+        if (before.hash !== after.hash) {
+          evidence.idempotency = result;
+          throw new StepFailed('IDEMPOTENCY_FAILED', `payload hash changed for ${mismatched.join(', ')}`);
+        }
+        return result;
+      },
+      (r) => ({ sample: r.sample.length, hash: r.hashAfter }),
+    );
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() =>
+        quick.recordRunFinished({ runId, kind: 'cutover_rehearsal', status: 'CANCELLED', reason: null, result: { steps, evidence } }),
+      );
+      throw err;
+    }
+    if (!(err instanceof StepFailed)) throw err;
+    verdict = 'NO_GO';
+    reason = err.reason;
+    detail = err.message;
+    for (const s of steps) if (s.status === 'pending') s.status = 'skipped';
+  }
+
+  progress.currentStep = 'done';
+  progress.phase = 'reporting';
+  progress.verdict = verdict;
+  progress.reason = reason;
+  const result: CutoverRehearsalResult = { verdict, reason, detail, steps, evidence };
+  const { reportPath } = await quick.recordRunFinished({ runId, kind: 'cutover_rehearsal', status: verdict, reason, result });
+  evidence.reportPath = reportPath;
+  progress.phase = 'done';
+  return result;
+}
+
+export async function dlqReplay(input: DlqReplayInput = {}): Promise<DlqReplayResult> {
+  const runId = workflowInfo().workflowId;
+  await quick.recordRunStarted({ runId, kind: 'dlq_replay', workflowId: runId, input });
+  const counts = await longRunning.replayDlq({ ...input, runId });
+  const status = counts.stillFailing > 0 ? 'COMPLETED_WITH_FAILURES' : 'COMPLETED';
+  const { reportPath } = await quick.recordRunFinished({ runId, kind: 'dlq_replay', status, reason: null, result: counts });
+  return { ...counts, runId, reportPath };
+}
+
+export async function l3Regression(input: L3RegressionInput = {}): Promise<L3RegressionResult> {
+  const runId = workflowInfo().workflowId;
+  // A unique tag per run: every synthetic id carries it, so runs never see each other's data.
+  const tag = `l3-${workflowInfo().runId.slice(0, 8)}-${Date.now().toString(36)}`;
+  await quick.recordRunStarted({ runId, kind: 'l3_regression', workflowId: runId, input });
+  const published = await quick.publishRegressionEvents({ tag });
+  const checks = await longRunning.verifyRegression({
+    published,
+    syncTimeoutSec: input.syncTimeoutSec ?? 60,
+    freshnessSloSec: input.freshnessSloSec ?? 5,
+  });
+  const passed = checks.every((c) => c.ok);
+  const result: L3RegressionResult = { runId, tag, passed, checks };
+  const { reportPath } = await quick.recordRunFinished({
+    runId,
+    kind: 'l3_regression',
+    status: passed ? 'PASSED' : 'FAILED',
+    reason: passed ? null : checks.filter((c) => !c.ok).map((c) => c.name).join(','),
+    result,
+  });
+  result.reportPath = reportPath;
+  if (!passed) {
+    // Fail the workflow so the failure is red in the Temporal UI (and counted by ops_runs_total{verdict="FAILED"}).
+    throw ApplicationFailure.nonRetryable(
+      `L3 regression failed: ${checks.filter((c) => !c.ok).map((c) => `${c.name} (${c.detail})`).join('; ')}`,
+      'RegressionFailed',
+      result,
+    );
+  }
+  return result;
+}
