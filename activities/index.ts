@@ -23,6 +23,7 @@ import type {
   SmokeResult,
   SyncWindowResult,
 } from '../workflows/types';
+import { canonicalPayload } from './payload-hash';
 import { renderGenericReport, renderRehearsalReport } from './report';
 import { publishRegressionEvents as publishRegression, verifyRegression as verifyRegressionCore, type PublishedRegression } from './regression';
 
@@ -42,21 +43,6 @@ export interface ActivityDeps {
 }
 
 type RunKind = 'cutover_rehearsal' | 'dlq_replay' | 'l3_regression';
-
-/** Fields the idempotency hash ignores (SPEC §6): they legitimately change on replay. */
-const VOLATILE_FIELDS = new Set(['event_time', 'data_lag_sec', 'ingested_at']);
-
-/** JSON with sorted keys and volatile fields removed: equal payloads hash equal. */
-export function canonicalPayload(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalPayload).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value as Record<string, unknown>)
-      .filter((k) => !VOLATILE_FIELDS.has(k))
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalPayload((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 /** Heartbeats on a timer while `work` runs, so slow steps inside it never look like a dead worker. */
 async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {

@@ -1,0 +1,64 @@
+// Reading a raw value as a JSON object without losing amount precision.
+//
+// JSON.parse turns `1500.10` into the float 1500.1 and `12345678901234567890.123` into a rounded
+// double; Node 20 has no reviver `context.source`. So before parsing, every JSON number that is the
+// value of an "amount" key is rewritten into a string carrying a private prefix; the normaliser
+// recognises the prefix and takes the exact source digits. The scan is a single linear pass that
+// skips string literals, so digits inside strings are never touched, and it only rewrites a token
+// that is a complete JSON number: text that was not valid JSON stays invalid.
+
+/** Prefix of an amount string that was a JSON number in the source text. */
+export const NUMBER_LITERAL_PREFIX = '\u0000json-number:';
+
+const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const WHITESPACE = /[ \t\n\r]*/y;
+
+function skipWhitespace(text: string, from: number): number {
+  WHITESPACE.lastIndex = from;
+  WHITESPACE.exec(text);
+  return WHITESPACE.lastIndex;
+}
+
+function isAmountKey(rawKey: string): boolean {
+  if (rawKey === 'amount') return true;
+  if (!rawKey.includes('\\') || rawKey.length > 64) return false;
+  try {
+    return JSON.parse(`"${rawKey}"`) === 'amount'; // an escaped spelling such as "\u0061mount"
+  } catch {
+    return false;
+  }
+}
+
+/** Rewrite `"amount": <number>` into `"amount": "<prefix><number text>"` everywhere in `text`. */
+export function protectAmountNumbers(text: string): string {
+  if (!text.includes('amount') && !text.includes('\\')) return text;
+  const parts: string[] = [];
+  let copiedUpTo = 0;
+  let cursor = 0;
+  for (;;) {
+    const open = text.indexOf('"', cursor);
+    if (open < 0) break;
+    // Find the closing quote: one not preceded by an odd run of backslashes.
+    let close = text.indexOf('"', open + 1);
+    while (close >= 0) {
+      let backslashes = 0;
+      for (let i = close - 1; i > open && text.charCodeAt(i) === 92; i--) backslashes++;
+      if (backslashes % 2 === 0) break;
+      close = text.indexOf('"', close + 1);
+    }
+    if (close < 0) break; // unterminated string: JSON.parse will reject the text anyway
+    cursor = close + 1;
+    const afterKey = skipWhitespace(text, cursor);
+    if (text[afterKey] !== ':' || !isAmountKey(text.slice(open + 1, close))) continue;
+    const valueStart = skipWhitespace(text, afterKey + 1);
+    JSON_NUMBER.lastIndex = valueStart;
+    const number = JSON_NUMBER.exec(text);
+    if (!number) continue;
+    parts.push(text.slice(copiedUpTo, valueStart), JSON.stringify(NUMBER_LITERAL_PREFIX + number[0]));
+    copiedUpTo = valueStart + number[0].length;
+    cursor = copiedUpTo;
+  }
+  if (parts.length === 0) return text;
+  parts.push(text.slice(copiedUpTo));
+  return parts.join('');
+}

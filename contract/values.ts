@@ -1,0 +1,134 @@
+// Scalar rules of the event contract (SPEC §1.2-1.4): ids, exact decimals, RFC 3339 timestamps,
+// source versions. Pure functions, shared with the API (isValidId drives its 400s).
+
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const MAX_ID_LENGTH = 128;
+
+/** True for 1..128 chars of [A-Za-z0-9._:-] (tx_id, order_id, wallet ids, related_id). */
+export function isValidId(s: string): boolean {
+  return typeof s === 'string' && ID_PATTERN.test(s);
+}
+
+/**
+ * Size limits of an amount after canonicalisation: at most 38 digits before and 38 after the point
+ * (fits numeric(76,38)); anything larger (e.g. 1e400) is not a plausible amount and is rejected.
+ */
+export const MAX_AMOUNT_INTEGER_DIGITS = 38;
+export const MAX_AMOUNT_FRACTION_DIGITS = 38;
+const MAX_AMOUNT_SOURCE_CHARS = 200;
+const DECIMAL_PATTERN = /^([+-]?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * Canonical decimal text of an amount, or null if `x` is not an exact finite decimal.
+ * Accepts decimal strings and JS numbers (and bigints): optional sign, digits, optional fraction,
+ * optional exponent. Negative amounts are allowed (refunds/adjustments in a ledger).
+ * Normalisation: a leading '+' is dropped, redundant leading zeros are dropped, trailing fraction
+ * zeros are KEPT as given ("1500.00" stays "1500.00"), an exponent is expanded exactly
+ * ("1.5e2" -> "150"), negative zero loses its sign. Rejects NaN, Infinity, hex, empty or padded
+ * strings, '.5' / '5.', booleans, and values beyond the digit limits above.
+ */
+export function canonicalDecimal(x: unknown): string | null {
+  let text: string;
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) return null;
+    text = String(x);
+  } else if (typeof x === 'bigint') {
+    text = x.toString();
+  } else if (typeof x === 'string') {
+    if (x.length === 0 || x.length > MAX_AMOUNT_SOURCE_CHARS) return null;
+    text = x;
+  } else {
+    return null;
+  }
+  const match = DECIMAL_PATTERN.exec(text);
+  if (!match) return null;
+  const sign = match[1] ?? '';
+  let integerDigits = match[2] ?? '';
+  let fractionDigits = match[3] ?? '';
+  const exponentText = match[4];
+  if (exponentText !== undefined) {
+    const exponent = Number(exponentText);
+    // Bound before building strings; the digit limits below do the real rejection.
+    if (!Number.isSafeInteger(exponent) || Math.abs(exponent) > 1000) return null;
+    const digits = integerDigits + fractionDigits;
+    const point = integerDigits.length + exponent;
+    if (point <= 0) {
+      integerDigits = '0';
+      fractionDigits = '0'.repeat(-point) + digits;
+    } else if (point >= digits.length) {
+      integerDigits = digits + '0'.repeat(point - digits.length);
+      fractionDigits = '';
+    } else {
+      integerDigits = digits.slice(0, point);
+      fractionDigits = digits.slice(point);
+    }
+  }
+  integerDigits = integerDigits.replace(/^0+(?=\d)/, '');
+  if (
+    integerDigits.length > MAX_AMOUNT_INTEGER_DIGITS ||
+    fractionDigits.length > MAX_AMOUNT_FRACTION_DIGITS
+  ) {
+    return null;
+  }
+  const isZero = /^0*$/.test(integerDigits + fractionDigits);
+  return (sign === '-' && !isZero ? '-' : '') + integerDigits + (fractionDigits ? `.${fractionDigits}` : '');
+}
+
+// RFC 3339 date-time: full date, 'T' (or 't' / ' ' which RFC 3339 §5.6 permits), time with optional
+// fraction, and a mandatory 'Z' or ±hh:mm offset. Timezone-less values are rejected.
+const TIMESTAMP_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+}
+
+/**
+ * Parse an RFC 3339 timestamp with an offset into a Date (millisecond precision; extra fraction
+ * digits are truncated). Null for anything else: no offset, impossible calendar dates
+ * (2026-02-30), out-of-range fields, year 0000, leap second 60 (a JS Date cannot hold it).
+ */
+export function parseTimestamp(x: unknown): Date | null {
+  if (typeof x !== 'string' || x.length > 40) return null;
+  const m = TIMESTAMP_PATTERN.exec(x);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  let offsetMinutes = 0;
+  if (m[8] !== undefined) {
+    const offsetHours = Number(m[9]);
+    const offsetMins = Number(m[10]);
+    if (offsetHours > 23 || offsetMins > 59) return null;
+    offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0..99 to 1900..1999.
+  const local = new Date(0);
+  local.setUTCFullYear(year, month - 1, day);
+  local.setUTCHours(hour, minute, second, millis);
+  return new Date(local.getTime() - offsetMinutes * 60_000);
+}
+
+/**
+ * A source row version: an integer 0..Number.MAX_SAFE_INTEGER, given as a JSON number or a string
+ * of digits. Null for anything else.
+ */
+export function parseSourceVersion(x: unknown): number | null {
+  if (typeof x === 'number') {
+    return Number.isSafeInteger(x) && x >= 0 ? x + 0 /* -0 -> 0 */ : null;
+  }
+  if (typeof x === 'string' && /^\d{1,16}$/.test(x)) {
+    const n = Number(x);
+    return Number.isSafeInteger(n) ? n : null;
+  }
+  return null;
+}

@@ -1,0 +1,278 @@
+// Scalar rules: ids, exact decimals, timestamps, versions, the frozen status table, the profile table.
+import { describe, expect, it } from 'vitest';
+import {
+  PROFILES,
+  STATUS_GROUPS_V2,
+  canonicalDecimal,
+  getProfile,
+  isValidId,
+  parseSourceVersion,
+  parseTimestamp,
+  statusGroupOf,
+  streamForEventType,
+  streamForTopic,
+} from '../../../contract/index';
+
+describe('isValidId', () => {
+  it.each(['a', 'tx-1', 'TX_2026.01:abc-9', 'a'.repeat(128), '0', '...', ':-_'])('accepts %j', (id) => {
+    expect(isValidId(id)).toBe(true);
+  });
+  it.each(['', 'a'.repeat(129), 'tx 1', 'tx/1', "tx'1", 'tx;1', 'tx-é', 'tx\n', '%', 'ａ', 'a\u0000'])(
+    'rejects %j',
+    (id) => {
+      expect(isValidId(id)).toBe(false);
+    },
+  );
+  it('rejects non-strings without throwing', () => {
+    expect(isValidId(42 as unknown as string)).toBe(false);
+    expect(isValidId(null as unknown as string)).toBe(false);
+  });
+});
+
+describe('canonicalDecimal', () => {
+  it.each([
+    ['1500.10', '1500.10'],
+    ['1500.00', '1500.00'],
+    ['0.1', '0.1'],
+    ['+12.50', '12.50'],
+    ['-3.00', '-3.00'],
+    ['-0', '0'],
+    ['-0.00', '0.00'],
+    ['007.5', '7.5'],
+    ['0', '0'],
+    ['12345678901234567890.123', '12345678901234567890.123'],
+    ['1.5e2', '150'],
+    ['1.500e2', '150.0'],
+    ['1E3', '1000'],
+    ['1e-3', '0.001'],
+    ['-2.5E-2', '-0.025'],
+    ['0.5e1', '5'],
+    ['9'.repeat(38) + '.' + '9'.repeat(38), '9'.repeat(38) + '.' + '9'.repeat(38)],
+  ])('%j -> %j', (input, expected) => {
+    expect(canonicalDecimal(input)).toBe(expected);
+  });
+
+  it('takes JS numbers and bigints through their exact text', () => {
+    expect(canonicalDecimal(0.1)).toBe('0.1');
+    expect(canonicalDecimal(1500)).toBe('1500');
+    expect(canonicalDecimal(-42.5)).toBe('-42.5');
+    expect(canonicalDecimal(1e21)).toBe('1000000000000000000000');
+    expect(canonicalDecimal(1e-7)).toBe('0.0000001');
+    expect(canonicalDecimal(12345678901234567890n)).toBe('12345678901234567890');
+  });
+
+  it.each([
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '1e400',
+    '1e-400',
+    '0x10',
+    '',
+    ' 1',
+    '1 ',
+    '1,000',
+    '.5',
+    '5.',
+    '--5',
+    '+-5',
+    '1e',
+    '1.2.3',
+    'abc',
+    '9'.repeat(39),
+    '0.' + '1'.repeat(39),
+    '١٢٣',
+    '1_000',
+    '1'.repeat(201),
+  ])('rejects %j', (input) => {
+    expect(canonicalDecimal(input)).toBeNull();
+  });
+
+  it.each([NaN, Infinity, -Infinity, true, false, null, undefined, {}, [], [1], Symbol('x')])(
+    'rejects %s',
+    (input) => {
+      expect(canonicalDecimal(input)).toBeNull();
+    },
+  );
+});
+
+describe('parseTimestamp', () => {
+  it.each([
+    ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00.000Z'],
+    ['2026-01-01t00:00:00z', '2026-01-01T00:00:00.000Z'],
+    ['2026-01-01 09:00:00+09:00', '2026-01-01T00:00:00.000Z'],
+    ['2025-12-31T19:30:00-04:30', '2026-01-01T00:00:00.000Z'],
+    ['2026-03-01T12:00:00.1Z', '2026-03-01T12:00:00.100Z'],
+    ['2026-03-01T12:00:00.123456789Z', '2026-03-01T12:00:00.123Z'],
+    ['2024-02-29T23:59:59.999+00:00', '2024-02-29T23:59:59.999Z'],
+    ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
+    ['0099-06-01T00:00:00Z', '0099-06-01T00:00:00.000Z'],
+    ['9999-12-31T23:59:59Z', '9999-12-31T23:59:59.000Z'],
+  ])('%s -> %s', (input, iso) => {
+    expect(parseTimestamp(input)?.toISOString()).toBe(iso);
+  });
+
+  it.each([
+    '2026-01-01T00:00:00',
+    '2026-01-01',
+    '2026-02-30T00:00:00Z',
+    '2025-02-29T00:00:00Z',
+    '2100-02-29T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '2026-00-10T00:00:00Z',
+    '2026-01-00T00:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-01-01T23:60:00Z',
+    '2026-01-01T23:59:60Z',
+    '2026-01-01T00:00:00+0900',
+    '2026-01-01T00:00:00+24:00',
+    '2026-01-01T00:00:00+09:60',
+    '2026-01-01T00:00:00.Z',
+    '2026-01-01T00:00:00.1234567890Z',
+    '0000-01-01T00:00:00Z',
+    '+02026-01-01T00:00:00Z',
+    '2026-1-1T00:00:00Z',
+    ' 2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:00 UTC',
+    'now',
+    '',
+  ])('rejects %j', (input) => {
+    expect(parseTimestamp(input)).toBeNull();
+  });
+
+  it('rejects non-strings', () => {
+    expect(parseTimestamp(1767225600000)).toBeNull();
+    expect(parseTimestamp(new Date())).toBeNull();
+    expect(parseTimestamp(null)).toBeNull();
+  });
+});
+
+describe('parseSourceVersion', () => {
+  it.each([
+    [0, 0],
+    [7, 7],
+    [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+    ['0', 0],
+    ['42', 42],
+    ['9007199254740991', Number.MAX_SAFE_INTEGER],
+  ])('%j -> %j', (input, expected) => {
+    expect(parseSourceVersion(input)).toBe(expected);
+  });
+  it('turns -0 into 0', () => {
+    expect(Object.is(parseSourceVersion(-0), 0)).toBe(true);
+  });
+  it.each([
+    -1,
+    1.5,
+    2 ** 53,
+    NaN,
+    Infinity,
+    '-1',
+    '1.0',
+    '',
+    ' 1',
+    '1e3',
+    '9007199254740992',
+    '99999999999999999',
+    'x',
+    true,
+    null,
+    {},
+  ])('rejects %j', (input) => {
+    expect(parseSourceVersion(input)).toBeNull();
+  });
+});
+
+describe('statusGroupOf (frozen status set v2)', () => {
+  it.each([
+    ['CREATED', 'IN_PROGRESS'],
+    ['PENDING', 'IN_PROGRESS'],
+    ['PROCESSING', 'IN_PROGRESS'],
+    ['AUTHORIZED', 'IN_PROGRESS'],
+    ['COMPLETED', 'SUCCESS'],
+    ['SETTLED', 'SUCCESS'],
+    ['PAID', 'SUCCESS'],
+    ['FAILED', 'FAILED'],
+    ['DECLINED', 'FAILED'],
+    ['EXPIRED', 'FAILED'],
+    ['CANCELLED', 'CANCELLED'],
+    ['CANCELED', 'CANCELLED'],
+    ['REFUNDED', 'REFUNDED'],
+    ['PARTIALLY_REFUNDED', 'REFUNDED'],
+  ])('%s -> %s', (status, group) => {
+    expect(statusGroupOf(status)).toBe(group);
+  });
+  it.each([
+    'UNKNOWN',
+    'completed',
+    'Paid',
+    ' PAID',
+    'PAID ',
+    'CHARGEBACK',
+    '',
+    'toString',
+    '__proto__',
+    'constructor',
+  ])('%j -> UNKNOWN', (status) => {
+    expect(statusGroupOf(status)).toBe('UNKNOWN');
+  });
+  it('table has exactly the 14 statuses of SPEC §1.3 and is frozen', () => {
+    expect(Object.values(STATUS_GROUPS_V2).flat()).toHaveLength(14);
+    expect(Object.isFrozen(STATUS_GROUPS_V2)).toBe(true);
+    expect(Object.isFrozen(STATUS_GROUPS_V2.SUCCESS)).toBe(true);
+  });
+});
+
+describe('profiles', () => {
+  it('has canonical-v1 and oltp-legacy-v0 with their topics', () => {
+    expect(getProfile('canonical-v1').topics).toEqual({
+      ledger: 'ledger.entry.upserted',
+      order: 'payment.order.upserted',
+    });
+    expect(getProfile('oltp-legacy-v0').topics).toEqual({
+      ledger: 'oltp.ledger_entries',
+      order: 'oltp.payment_orders',
+    });
+    for (const [id, profile] of Object.entries(PROFILES)) {
+      expect(profile.id).toBe(id);
+      expect(Number.isInteger(profile.version)).toBe(true);
+      expect(profile.topics.ledger).not.toBe(profile.topics.order);
+    }
+  });
+
+  it('unknown profile id throws an error naming the known ids', () => {
+    expect(() => getProfile('canonical-v9')).toThrow(
+      /unknown event profile id "canonical-v9".*canonical-v1, oltp-legacy-v0/,
+    );
+    expect(() => getProfile('toString')).toThrow(/known ids/);
+    expect(() => getProfile('__proto__')).toThrow(/known ids/);
+  });
+
+  it('profiles are immutable data', () => {
+    const profile = getProfile('canonical-v1');
+    expect(Object.isFrozen(PROFILES)).toBe(true);
+    expect(Object.isFrozen(profile.topics)).toBe(true);
+    expect(Object.isFrozen(profile.eventTypes.ledger)).toBe(true);
+    expect(() => {
+      (profile.topics as { ledger: string }).ledger = 'hijacked';
+    }).toThrow();
+  });
+
+  it('streamForTopic maps exactly the profile topics', () => {
+    const canonical = getProfile('canonical-v1');
+    expect(streamForTopic(canonical, 'ledger.entry.upserted')).toBe('ledger');
+    expect(streamForTopic(canonical, 'payment.order.upserted')).toBe('order');
+    expect(streamForTopic(canonical, 'oltp.ledger_entries')).toBeNull();
+    expect(streamForTopic(getProfile('oltp-legacy-v0'), 'oltp.payment_orders')).toBe('order');
+  });
+
+  it('streamForEventType knows the documented event types', () => {
+    const canonical = getProfile('canonical-v1');
+    expect(streamForEventType(canonical, 'LedgerEntryUpserted')).toBe('ledger');
+    expect(streamForEventType(canonical, 'ledger.entry.upserted')).toBe('ledger');
+    expect(streamForEventType(canonical, 'PaymentOrderUpserted')).toBe('order');
+    expect(streamForEventType(canonical, 'payment.order.upserted')).toBe('order');
+    expect(streamForEventType(canonical, 'LEDGER_ENTRY_UPSERTED')).toBeNull();
+    expect(streamForEventType(getProfile('oltp-legacy-v0'), 'LEDGER_ENTRY_UPSERTED')).toBe('ledger');
+  });
+});
