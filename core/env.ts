@@ -45,6 +45,8 @@ const schema = z
     CONSUMER_METRICS_PORT: port.default(9464),
     // Partitions whose batches are applied in parallel (each partition stays strictly ordered).
     CONSUMER_PARTITIONS_CONCURRENCY: positiveInt.default(4),
+    // How long the group waits for a silent member (a killed process) before rebalancing its partitions.
+    CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(30000),
 
     TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().default('default'),
@@ -71,11 +73,9 @@ const schema = z
     OIDC_JWKS_CACHE_MAX_AGE_SEC: z.coerce.number().positive().max(86400).default(600),
     // HMAC key of the wallet listing's opaque cursors (a tampered cursor is a 400).
     CURSOR_SECRET: z.string().min(16, 'at least 16 characters').default(DEV_CURSOR_SECRET),
-    DEV_OIDC_PORT: port.default(8090),
 
     AUDIT_FLUSH_MAX_ROWS: positiveInt.default(256),
     EVIDENCE_DIR: z.string().default('var/evidence'),
-    BACKFILL_CHECKPOINT_DIR: z.string().default('var/checkpoints'),
   })
   .transform((e, ctx) => {
     // AUTH_MODE defaults: disabled for local/test, oidc otherwise.

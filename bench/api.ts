@@ -1,0 +1,522 @@
+// Admin API benchmark (`npm run bench:api -- [--rows 1000000] [--seconds 30] ...`).
+//
+//  1. seeds N ledger entries (plus their orders and COMPLETE pairs) under a unique prefix with COPY;
+//  2. starts the API as a child process in AUTH_MODE=oidc (in-process dev issuer) with auditing on;
+//  3. (a) latency at a fixed open-loop rate (default 1,000 req/s) of GET /admin/tx/{id}, random ids,
+//         90% present - latency counted from each request's SCHEDULED send time (no coordinated omission);
+//     (b) max throughput, closed loop at concurrency 32 and 64;
+//  4. runs pgbench with the same lookup statement (-M prepared, -c 8/16/32 -j 2) and prints the ratio
+//     API req/s : best pgbench tps (target >= 0.5; p95 < 10 ms, p99 < 25 ms).
+// The load generator runs in this process; the API in its own. Seed rows and the run's audit rows are
+// deleted at the end unless --keep. DATABASE_URL selects the database (default: the stack's).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { envOrExit } from '../core/env';
+import { LEDGER_ENTRY_BY_TX_ID_SQL } from '../db/lookups';
+import { startDevOidc } from '../ops/dev-oidc';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Options {
+  rows: number;
+  seconds: number;
+  rate: number;
+  tputSeconds: number;
+  concurrency: number[];
+  pgbenchSeconds: number;
+  pgbenchClients: number[];
+  present: number;
+  keep: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = {
+    rows: 1_000_000,
+    seconds: 30,
+    rate: 1000,
+    tputSeconds: 15,
+    concurrency: [32, 64],
+    pgbenchSeconds: 15,
+    pgbenchClients: [8, 16, 32],
+    present: 0.9,
+    keep: false,
+  };
+  const num = (name: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number >= ${min}`);
+    return n;
+  };
+  const list = (name: string, v: string | undefined): number[] =>
+    (v ?? '').split(',').map((x) => Math.trunc(num(name, x, 1)));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    switch (a) {
+      case '--rows':
+        o.rows = Math.trunc(num(a, v, 10));
+        i++;
+        break;
+      case '--seconds':
+        o.seconds = num(a, v, 1);
+        i++;
+        break;
+      case '--rate':
+        o.rate = num(a, v, 1);
+        i++;
+        break;
+      case '--tput-seconds':
+        o.tputSeconds = num(a, v, 1);
+        i++;
+        break;
+      case '--concurrency':
+        o.concurrency = list(a, v);
+        i++;
+        break;
+      case '--pgbench-seconds':
+        o.pgbenchSeconds = Math.trunc(num(a, v, 1));
+        i++;
+        break;
+      case '--pgbench-clients':
+        o.pgbenchClients = list(a, v);
+        i++;
+        break;
+      case '--present':
+        o.present = num(a, v, 0);
+        i++;
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      default:
+        throw new Error(
+          `unknown option ${a}\nusage: bench:api [--rows N] [--seconds S] [--rate R] [--tput-seconds S] ` +
+            '[--concurrency 32,64] [--pgbench-seconds S] [--pgbench-clients 8,16,32] [--present 0.9] [--keep]',
+        );
+    }
+  }
+  if (o.present > 1) throw new Error('--present is a fraction 0..1');
+  return o;
+}
+
+const say = (msg: string): void => void process.stdout.write(`${msg}\n`);
+
+// --- seeding -------------------------------------------------------------------------------------------
+
+const BASE_TIME = Date.parse('2025-01-01T00:00:00Z');
+
+async function copyRows(
+  client: pg.PoolClient,
+  sql: string,
+  count: number,
+  line: (i: number) => string,
+): Promise<void> {
+  async function* lines(): AsyncGenerator<string> {
+    const chunk = 5000;
+    for (let start = 0; start < count; start += chunk) {
+      let buf = '';
+      for (let i = start; i < Math.min(count, start + chunk); i++) buf += line(i);
+      yield buf;
+    }
+  }
+  await pipeline(Readable.from(lines()), client.query(copyFrom(sql)));
+}
+
+async function seed(pool: pg.Pool, prefix: string, rows: number): Promise<void> {
+  const wallets = Math.max(1, Math.floor(rows / 20));
+  const pairs = Math.floor(rows / 2);
+  const client = await pool.connect();
+  try {
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    await copyRows(
+      client,
+      `COPY bo.ledger_entries (tx_id, wallet_id, entry_type, amount, currency, related_id, related_type, event_time,
+         updated_at, source_version, ingested_at, source) FROM STDIN`,
+      rows,
+      (i) => {
+        const t = BASE_TIME + i * 100;
+        return `${prefix}${i}\t${prefix}w${i % wallets}\t${i % 2 === 0 ? 'PAYMENT' : 'RECEIVE'}\t${i % 100000}.${String(i % 100).padStart(2, '0')}\tKRW\t${prefix}o${i >> 1}\tPAYMENT_ORDER\t${iso(t)}\t\\N\t${i % 7}\t${iso(t + 200)}\tbackfill\n`;
+      },
+    );
+    await copyRows(
+      client,
+      `COPY bo.payment_orders (order_id, status, status_group, amount, currency, payer_wallet_id, payee_wallet_id,
+         event_time, updated_at, source_version, ingested_at, source) FROM STDIN`,
+      pairs,
+      (k) => {
+        const t = BASE_TIME + 2 * k * 100;
+        return `${prefix}o${k}\tSETTLED\tSUCCESS\t${(2 * k) % 100000}.00\tKRW\t${prefix}w${(2 * k) % wallets}\t${prefix}w${(2 * k + 1) % wallets}\t${iso(t)}\t\\N\t1\t${iso(t + 300)}\tbackfill\n`;
+      },
+    );
+    await copyRows(
+      client,
+      `COPY bo.payment_ledger_pairs (related_id, payment_tx_id, receive_tx_id, pairing_status, first_seen_at, completed_at)
+       FROM STDIN`,
+      pairs,
+      (k) => {
+        const t = BASE_TIME + 2 * k * 100;
+        return `${prefix}o${k}\t${prefix}${2 * k}\t${prefix}${2 * k + 1}\tCOMPLETE\t${iso(t + 200)}\t${iso(t + 300)}\n`;
+      },
+    );
+  } finally {
+    client.release();
+  }
+  await pool.query('ANALYZE bo.ledger_entries');
+  await pool.query('ANALYZE bo.payment_orders');
+  await pool.query('ANALYZE bo.payment_ledger_pairs');
+}
+
+async function cleanup(pool: pg.Pool, prefix: string, actor: string): Promise<void> {
+  const like = `${prefix}%`;
+  await pool.query('DELETE FROM bo.payment_ledger_pairs WHERE related_id LIKE $1', [like]);
+  await pool.query('DELETE FROM bo.payment_orders WHERE order_id LIKE $1', [like]);
+  await pool.query('DELETE FROM bo.ledger_entries WHERE tx_id LIKE $1', [like]);
+  // The run's own audit rows are synthetic load, not admin activity.
+  await pool.query('DELETE FROM bo.admin_audit_logs WHERE actor_sub = $1', [actor]);
+}
+
+// --- API process ---------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`API exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('API did not become ready');
+}
+
+// --- load generation -----------------------------------------------------------------------------------
+
+interface Sample {
+  latencies: number[];
+  statuses: Map<number, number>;
+  errors: number;
+  errorKinds?: Map<string, number>;
+  elapsedSec: number;
+}
+
+function makeRequester(baseUrl: string, token: string, maxSockets: number) {
+  const url = new URL(baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  const headers = { authorization: `Bearer ${token}`, 'user-agent': 'bench-api/1' };
+  return {
+    agent,
+    get(pathname: string): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const req = http.request(
+          { host: url.hostname, port: url.port, path: pathname, method: 'GET', agent, headers },
+          (res) => {
+            res.on('data', () => {});
+            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    },
+  };
+}
+
+function idPicker(prefix: string, rows: number, present: number): () => string {
+  return () =>
+    Math.random() < present
+      ? `${prefix}${Math.floor(Math.random() * rows)}`
+      : `${prefix}absent-${Math.floor(Math.random() * 1e9)}`;
+}
+
+async function openLoop(
+  get: (p: string) => Promise<number>,
+  pick: () => string,
+  rate: number,
+  seconds: number,
+): Promise<Sample> {
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  const errorKinds = new Map<string, number>();
+  let errors = 0;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) / 1000) * rate) + 1);
+      while (sent < due) {
+        const scheduled = start + (sent * 1000) / rate;
+        sent++;
+        inFlight.push(
+          get(`/admin/tx/${pick()}`).then(
+            (status) => {
+              latencies.push(performance.now() - scheduled);
+              statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            },
+            (err: unknown) => {
+              errors++;
+              const kind = (err as { code?: string }).code ?? String(err).slice(0, 60);
+              errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+            },
+          ),
+        );
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  return { latencies, statuses, errors, errorKinds, elapsedSec: (performance.now() - start) / 1000 };
+}
+
+async function closedLoop(
+  get: (p: string) => Promise<number>,
+  pick: () => string,
+  concurrency: number,
+  seconds: number,
+): Promise<Sample> {
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let errors = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          const status = await get(`/admin/tx/${pick()}`);
+          latencies.push(performance.now() - t0);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { latencies, statuses, errors, elapsedSec: (performance.now() - start) / 1000 };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+function summarise(s: Sample) {
+  const sorted = [...s.latencies].sort((a, b) => a - b);
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    requests: s.latencies.length,
+    req_per_sec: Math.round(s.latencies.length / s.elapsedSec),
+    p50_ms: r(percentile(sorted, 50)),
+    p95_ms: r(percentile(sorted, 95)),
+    p99_ms: r(percentile(sorted, 99)),
+    max_ms: r(sorted[sorted.length - 1] ?? NaN),
+    statuses: Object.fromEntries(s.statuses),
+    errors: s.errors,
+    ...(s.errorKinds && s.errorKinds.size > 0 ? { error_kinds: Object.fromEntries(s.errorKinds) } : {}),
+  };
+}
+
+// --- pgbench -------------------------------------------------------------------------------------------
+
+function findPgbench(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) {
+    const bin = path.join(root, v, 'bin', 'pgbench');
+    if (existsSync(bin)) return bin;
+  }
+  throw new Error('pgbench not found under /usr/lib/postgresql/*/bin');
+}
+
+function pgbench(
+  databaseUrl: string,
+  prefix: string,
+  rows: number,
+  present: number,
+  clients: number,
+  seconds: number,
+): number {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-api-'));
+  try {
+    const script = path.join(dir, 'lookup.sql');
+    // Same statement as the API; ids past `rows` do not exist, so (1 - present) of lookups miss.
+    const span = Math.max(rows, Math.round(rows / Math.max(present, 0.01)));
+    const sql = LEDGER_ENTRY_BY_TX_ID_SQL.replace('$1', `'${prefix}' || :n`).replace(/\s+/g, ' ');
+    writeFileSync(script, `\\set n random(0, ${span - 1})\n${sql};\n`);
+    const u = new URL(databaseUrl);
+    const res = spawnSync(
+      findPgbench(),
+      [
+        '-n',
+        '-f',
+        script,
+        '-c',
+        String(clients),
+        '-j',
+        '2',
+        '-T',
+        String(seconds),
+        '-M',
+        'prepared',
+        '-h',
+        u.hostname,
+        '-p',
+        u.port || '5432',
+        '-U',
+        decodeURIComponent(u.username),
+        u.pathname.slice(1),
+      ],
+      { encoding: 'utf8', env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) } },
+    );
+    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(res.stdout ?? '');
+    if (res.status !== 0 || !m?.[1]) throw new Error(`pgbench failed: ${res.stderr || res.stdout}`);
+    return Number(m[1]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// --- main ----------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const config = envOrExit();
+  const databaseUrl = config.DATABASE_URL;
+  const prefix = `bench-api-${randomBytes(4).toString('hex')}-`;
+  const actor = `bench-${prefix.slice(0, -1)}`;
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  let api: ChildProcess | undefined;
+  const oidc = await startDevOidc({ port: 0 });
+  try {
+    say(
+      `seeding ${opts.rows} ledger entries (+ ${Math.floor(opts.rows / 2)} orders and pairs) as ${prefix}* ...`,
+    );
+    const t0 = performance.now();
+    await seed(pool, prefix, opts.rows);
+    say(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    api = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'api/main.ts')], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        APP_ENV: 'staging',
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATABASE_URL: databaseUrl,
+        AUTH_MODE: 'oidc',
+        OIDC_JWKS_URL: oidc.jwksUrl,
+        OIDC_ISSUER: oidc.issuer,
+        OIDC_AUDIENCE: oidc.audience,
+        CURSOR_SECRET: randomBytes(24).toString('hex'),
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    await waitReady(baseUrl, api);
+    const token = await oidc.mint({ sub: actor, roles: ['ADMIN_READ'] }, { ttlSec: 4 * 3600 });
+    const pick = idPicker(prefix, opts.rows, opts.present);
+
+    // warm-up: connections, prepared statements, JWKS fetch, JIT
+    const warm = makeRequester(baseUrl, token, 16);
+    await closedLoop(warm.get, pick, 16, 3);
+    warm.agent.destroy();
+
+    say(`(a) open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
+    const open = makeRequester(baseUrl, token, 256);
+    const latency = summarise(await openLoop(open.get, pick, opts.rate, opts.seconds));
+    open.agent.destroy();
+    say(`    ${JSON.stringify(latency)}`);
+
+    const throughput: Record<string, ReturnType<typeof summarise>> = {};
+    for (const c of opts.concurrency) {
+      say(`(b) closed loop, concurrency ${c}, ${opts.tputSeconds} s ...`);
+      const req = makeRequester(baseUrl, token, c);
+      throughput[c] = summarise(await closedLoop(req.get, pick, c, opts.tputSeconds));
+      req.agent.destroy();
+      say(`    ${JSON.stringify(throughput[c])}`);
+    }
+    const bestApi = Math.max(...Object.values(throughput).map((t) => t.req_per_sec));
+
+    api.kill('SIGTERM');
+    await new Promise((r) => api?.once('exit', r));
+    api = undefined;
+
+    const pgTps: Record<string, number> = {};
+    for (const c of opts.pgbenchClients) {
+      say(`pgbench -c ${c} -j 2 -T ${opts.pgbenchSeconds} -M prepared (same lookup) ...`);
+      pgTps[c] = pgbench(databaseUrl, prefix, opts.rows, opts.present, c, opts.pgbenchSeconds);
+      say(`    tps ${pgTps[c]?.toFixed(0)}`);
+    }
+    const bestPg = Math.max(...Object.values(pgTps));
+    const ratio = bestApi / bestPg;
+
+    const result = {
+      rows: opts.rows,
+      cpus: os.cpus().length,
+      open_loop: { rate: opts.rate, seconds: opts.seconds, ...latency },
+      closed_loop: throughput,
+      pgbench_tps: pgTps,
+      api_max_req_per_sec: bestApi,
+      pgbench_best_tps: Math.round(bestPg),
+      ratio: Math.round(ratio * 1000) / 1000,
+      targets: {
+        'p95 < 10 ms': latency.p95_ms < 10,
+        'p99 < 25 ms': latency.p99_ms < 25,
+        'ratio >= 0.5': ratio >= 0.5,
+      },
+    };
+    say('\nresult:');
+    say(JSON.stringify(result, null, 2));
+    say(
+      `\nAPI ${bestApi} req/s vs pgbench ${Math.round(bestPg)} tps -> ratio ${result.ratio}; ` +
+        `open loop ${opts.rate} req/s: p50 ${latency.p50_ms} ms, p95 ${latency.p95_ms} ms, p99 ${latency.p99_ms} ms`,
+    );
+  } finally {
+    if (api && api.exitCode === null) api.kill('SIGTERM');
+    await oidc.close();
+    if (!opts.keep) {
+      say("cleaning up seed rows and the run's audit rows ...");
+      await cleanup(pool, prefix, actor);
+    }
+    await pool.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `bench:api failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
