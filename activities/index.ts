@@ -111,12 +111,9 @@ export function createActivities(deps: ActivityDeps) {
 
     async backfill(input: { dumpPath: string; until: string; checkpointId: string; fresh: boolean }): Promise<BackfillSummary> {
       const ctx = Context.current();
-      const { rows } = await deps.pool.query<{ current_line: string; rows_read: string; completed_at: Date | null }>(
-        'select current_line, rows_read, completed_at from bo.backfill_checkpoints where checkpoint_id = $1',
-        [input.checkpointId],
-      );
-      const resumedFromLine = input.fresh || !rows[0] || rows[0].completed_at ? 0 : Number(rows[0].rows_read);
-      let last: unknown = { phase: 'starting', resumedFromLine };
+      // Progress lives in bo.backfill_checkpoints (committed with each chunk), so a retry after a worker
+      // crash resumes after the last committed chunk; the heartbeat details show it in the Temporal UI.
+      let last: unknown = { phase: 'starting', attempt: ctx.info.attempt };
       const t0 = Date.now();
       try {
         const r = await withHeartbeat(
@@ -136,6 +133,7 @@ export function createActivities(deps: ActivityDeps) {
               },
             }),
         );
+        const resumedFromLine = r.resumedFrom?.line ?? 0;
         return {
           checkpointId: input.checkpointId,
           linesRead: r.linesRead,
@@ -143,7 +141,7 @@ export function createActivities(deps: ActivityDeps) {
           rowsDlq: r.rowsDlq,
           rowsSkippedAfterUntil: r.rowsSkippedAfterUntil,
           resumedFromLine,
-          resumedAfterCrash: ctx.info.attempt > 1 && resumedFromLine > 0,
+          resumedAfterCrash: ctx.info.attempt > 1 && r.resumedFrom !== null,
           seconds: (Date.now() - t0) / 1000,
         };
       } catch (err) {

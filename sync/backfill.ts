@@ -276,6 +276,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
   if (!Number.isSafeInteger(chunkLines) || chunkLines < 1)
     throw new BackfillInputError('chunkLines must be a positive integer');
   const files = await listDumpFiles(opts.dumpPath);
+  // DLQ rows name the dump file by absolute path: two different dumps with the same file names must
+  // not collide on the (dump_file, dump_line) key, while re-running the same dump still deduplicates.
+  const absByRel = new Map(files.map((f) => [f.rel, f.abs]));
   const checkpointId = opts.checkpointId ?? (await defaultCheckpointId(opts.dumpPath, until));
   const realDump = await fs.promises.realpath(opts.dumpPath);
   const pool = opts.pool ?? getPool();
@@ -434,7 +437,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       message_key: null,
       headers: null,
       raw_value: bytes,
-      dump_file: file,
+      dump_file: absByRel.get(file) ?? file,
       dump_line: lineNo,
     });
 

@@ -38,7 +38,8 @@ export async function createOpsWorker(opts: {
     connection,
     namespace: opts.env.TEMPORAL_NAMESPACE,
     taskQueue: opts.taskQueue ?? opts.env.TEMPORAL_TASK_QUEUE,
-    workflowsPath,
+    // Tests pass a prebuilt workflowBundle; the worker process bundles workflows/ itself.
+    ...(opts.workerOptions?.workflowBundle ? {} : { workflowsPath }),
     activities: createActivities(deps),
     ...opts.workerOptions,
   });

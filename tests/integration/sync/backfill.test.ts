@@ -116,7 +116,7 @@ describe('backfill', () => {
     ).toBe(true);
     // The DLQ row points at the exact dump line.
     const sample = dlq[0]!;
-    const fileText = fs.readFileSync(path.join(dumpDir, sample.dump_file as string));
+    const fileText = fs.readFileSync(path.resolve(dumpDir, sample.dump_file as string));
     const lines = (sample.dump_file as string).endsWith('.gz')
       ? (await import('node:zlib')).gunzipSync(fileText)
       : fileText;

@@ -168,7 +168,7 @@ export async function dlqRows(
   return (
     await pool.query(
       'SELECT * FROM bo.consumer_dlq_events WHERE source = $2 AND dump_file LIKE $1 ORDER BY dump_file, dump_line',
-      [`${where.dumpFilePrefix ?? ''}%`, where.source ?? 'backfill'],
+      [`%/${where.dumpFilePrefix ?? ''}%`, where.source ?? 'backfill'],
     )
   ).rows;
 }
