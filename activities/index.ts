@@ -25,7 +25,11 @@ import type {
 } from '../workflows/types';
 import { canonicalPayload } from './payload-hash';
 import { renderGenericReport, renderRehearsalReport } from './report';
-import { publishRegressionEvents as publishRegression, verifyRegression as verifyRegressionCore, type PublishedRegression } from './regression';
+import {
+  publishRegressionEvents as publishRegression,
+  verifyRegression as verifyRegressionCore,
+  type PublishedRegression,
+} from './regression';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -56,7 +60,9 @@ async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>):
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const authHeaders: Record<string, string> = deps.apiToken ? { authorization: `Bearer ${deps.apiToken}` } : {};
+  const authHeaders: Record<string, string> = deps.apiToken
+    ? { authorization: `Bearer ${deps.apiToken}` }
+    : {};
 
   async function getTx(txId: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${deps.apiBaseUrl}/admin/tx/${encodeURIComponent(txId)}`, {
@@ -85,14 +91,23 @@ export function createActivities(deps: ActivityDeps) {
 
     async preflight(): Promise<{ db: string; kafka: string }> {
       const { rows } = await deps.pool.query<{ v: string }>('select version() as v');
-      const kafka = new Kafka({ clientId: 'tx-lookup-preflight', brokers: deps.brokers, logLevel: logLevel.NOTHING, retry: { retries: 2 }, connectionTimeout: 3000 });
+      const kafka = new Kafka({
+        clientId: 'tx-lookup-preflight',
+        brokers: deps.brokers,
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 2 },
+        connectionTimeout: 3000,
+      });
       const admin = kafka.admin();
       try {
         await admin.connect();
         const topics = await admin.listTopics();
         const missing = Object.values(deps.profile.topics).filter((t) => !topics.includes(t));
         if (missing.length) throw new Error(`Kafka topics missing: ${missing.join(', ')}`);
-        return { db: (rows[0]?.v ?? '').split(' ').slice(0, 2).join(' '), kafka: `${deps.brokers.join(',')} (${topics.length} topics)` };
+        return {
+          db: (rows[0]?.v ?? '').split(' ').slice(0, 2).join(' '),
+          kafka: `${deps.brokers.join(',')} (${topics.length} topics)`,
+        };
       } catch (err) {
         throw new Error(`Kafka at ${deps.brokers.join(',')} is not usable: ${(err as Error).message}`);
       } finally {
@@ -102,14 +117,22 @@ export function createActivities(deps: ActivityDeps) {
 
     async migrate(): Promise<{ current: string | null; head: string; applied: string[] }> {
       try {
-        return await migrateToHead(deps.databaseUrl, deps.migrationsDir ? { migrationsDir: deps.migrationsDir } : undefined);
+        return await migrateToHead(
+          deps.databaseUrl,
+          deps.migrationsDir ? { migrationsDir: deps.migrationsDir } : undefined,
+        );
       } catch (err) {
         // A failed SQL file or a checksum mismatch will not fix itself on retry.
         throw ApplicationFailure.nonRetryable((err as Error).message, 'MigrationChecksumError');
       }
     },
 
-    async backfill(input: { dumpPath: string; until: string; checkpointId: string; fresh: boolean }): Promise<BackfillSummary> {
+    async backfill(input: {
+      dumpPath: string;
+      until: string;
+      checkpointId: string;
+      fresh: boolean;
+    }): Promise<BackfillSummary> {
       const ctx = Context.current();
       // Progress lives in bo.backfill_checkpoints (committed with each chunk), so a retry after a worker
       // crash resumes after the last committed chunk; the heartbeat details show it in the Temporal UI.
@@ -145,12 +168,17 @@ export function createActivities(deps: ActivityDeps) {
           seconds: (Date.now() - t0) / 1000,
         };
       } catch (err) {
-        if (err instanceof BackfillInputError) throw ApplicationFailure.nonRetryable(err.message, 'BackfillInputError');
+        if (err instanceof BackfillInputError)
+          throw ApplicationFailure.nonRetryable(err.message, 'BackfillInputError');
         throw err;
       }
     },
 
-    async syncWindow(input: { groupId: string; startAt: string; timeoutSec: number }): Promise<SyncWindowResult> {
+    async syncWindow(input: {
+      groupId: string;
+      startAt: string;
+      timeoutSec: number;
+    }): Promise<SyncWindowResult> {
       const ctx = Context.current();
       const t0 = Date.now();
       const consumer = createSyncConsumer({
@@ -214,11 +242,17 @@ export function createActivities(deps: ActivityDeps) {
       return { ok: checks.every((c) => c.ok), checks };
     },
 
-    async hashApiPayloads({ txIds }: { txIds: string[] }): Promise<{ hash: string; perId: Record<string, string> }> {
+    async hashApiPayloads({
+      txIds,
+    }: {
+      txIds: string[];
+    }): Promise<{ hash: string; perId: Record<string, string> }> {
       const perId: Record<string, string> = {};
       for (const id of txIds) {
         const { status, body } = await getTx(id);
-        perId[id] = createHash('sha256').update(`${status}\n${canonicalPayload(body)}`).digest('hex');
+        perId[id] = createHash('sha256')
+          .update(`${status}\n${canonicalPayload(body)}`)
+          .digest('hex');
       }
       const all = Object.keys(perId)
         .sort()
@@ -227,7 +261,12 @@ export function createActivities(deps: ActivityDeps) {
       return { hash: createHash('sha256').update(all).digest('hex'), perId };
     },
 
-    async recordRunStarted(input: { runId: string; kind: RunKind; workflowId: string; input: unknown }): Promise<void> {
+    async recordRunStarted(input: {
+      runId: string;
+      kind: RunKind;
+      workflowId: string;
+      input: unknown;
+    }): Promise<void> {
       await deps.pool.query(
         `insert into bo.ops_runs (run_id, kind, workflow_id, status, input) values ($1, $2, $3, 'RUNNING', $4)
          on conflict (run_id) do nothing`,
@@ -235,13 +274,22 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
-    async recordRunFinished(input: { runId: string; kind: RunKind; status: string; reason: string | null; result: unknown }): Promise<{ reportPath: string }> {
+    async recordRunFinished(input: {
+      runId: string;
+      kind: RunKind;
+      status: string;
+      reason: string | null;
+      result: unknown;
+    }): Promise<{ reportPath: string }> {
       const dir = path.resolve(deps.evidenceDir, input.kind);
       await mkdir(dir, { recursive: true });
       const reportPath = path.join(dir, `${input.runId.replace(/[^A-Za-z0-9._-]/g, '_')}.md`);
       const body =
         input.kind === 'cutover_rehearsal' && input.status !== 'CANCELLED'
-          ? renderRehearsalReport({ ...(input.result as CutoverRehearsalResult), evidence: { ...(input.result as CutoverRehearsalResult).evidence, reportPath } })
+          ? renderRehearsalReport({
+              ...(input.result as CutoverRehearsalResult),
+              evidence: { ...(input.result as CutoverRehearsalResult).evidence, reportPath },
+            })
           : renderGenericReport(input.kind, input.runId, input.status, input.result);
       await writeFile(reportPath, body);
       await deps.pool.query(
@@ -267,20 +315,43 @@ export function createActivities(deps: ActivityDeps) {
               to: input.to ? new Date(input.to) : undefined,
               ids: input.ids,
             },
-            { dryRun: input.dryRun ?? false, batchSize: input.batchSize ?? 500, profile: deps.profile, pool: deps.pool, onProgress: (p: unknown) => ctx.heartbeat(p) },
+            {
+              dryRun: input.dryRun ?? false,
+              batchSize: input.batchSize ?? 500,
+              profile: deps.profile,
+              pool: deps.pool,
+              onProgress: (p: unknown) => ctx.heartbeat(p),
+            },
           ),
       );
-      return { runId: input.runId, dryRun: r.dryRun, matched: r.matched, applied: r.applied, stillFailing: r.stillFailing, skipped: r.skipped };
+      return {
+        runId: input.runId,
+        dryRun: r.dryRun,
+        matched: r.matched,
+        applied: r.applied,
+        stillFailing: r.stillFailing,
+        skipped: r.skipped,
+      };
     },
 
     async publishRegressionEvents({ tag }: { tag: string }): Promise<PublishedRegression> {
       return publishRegression({ tag, brokers: deps.brokers, profile: deps.profile });
     },
 
-    async verifyRegression(input: { published: PublishedRegression; syncTimeoutSec: number; freshnessSloSec: number }): Promise<L3Check[]> {
+    async verifyRegression(input: {
+      published: PublishedRegression;
+      syncTimeoutSec: number;
+      freshnessSloSec: number;
+    }): Promise<L3Check[]> {
       return withHeartbeat(
         () => ({ phase: 'verifying' }),
-        () => verifyRegressionCore({ ...input, pool: deps.pool, getTx, signal: Context.current().cancellationSignal }),
+        () =>
+          verifyRegressionCore({
+            ...input,
+            pool: deps.pool,
+            getTx,
+            signal: Context.current().cancellationSignal,
+          }),
       );
     },
   };

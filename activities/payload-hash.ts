@@ -14,4 +14,3 @@ export function canonicalPayload(value: unknown): string {
   }
   return JSON.stringify(value ?? null);
 }
-

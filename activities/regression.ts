@@ -15,7 +15,14 @@ export interface PublishedRegression {
   absentTxId: string;
 }
 
-function entry(txId: string, wallet: string, type: 'PAYMENT' | 'RECEIVE', orderId: string, at: Date, version: number) {
+function entry(
+  txId: string,
+  wallet: string,
+  type: 'PAYMENT' | 'RECEIVE',
+  orderId: string,
+  at: Date,
+  version: number,
+) {
   return {
     tx_id: txId,
     wallet_id: wallet,
@@ -43,38 +50,96 @@ function order(orderId: string, status: string, at: Date, version: number, tag: 
   };
 }
 
-export async function publishRegressionEvents(opts: { tag: string; brokers: string[]; profile: EventProfile }): Promise<PublishedRegression> {
+export async function publishRegressionEvents(opts: {
+  tag: string;
+  brokers: string[];
+  profile: EventProfile;
+}): Promise<PublishedRegression> {
   const { tag, profile } = opts;
   const now = new Date();
   const a = { orderId: `${tag}-ord-a`, paymentTxId: `${tag}-pay-a`, receiveTxId: `${tag}-rcv-a` };
-  const b = { orderId: `${tag}-ord-b`, paymentTxId: `${tag}-pay-b`, receiveTxId: `${tag}-rcv-b`, finalStatus: 'SETTLED' };
+  const b = {
+    orderId: `${tag}-ord-b`,
+    paymentTxId: `${tag}-pay-b`,
+    receiveTxId: `${tag}-rcv-b`,
+    finalStatus: 'SETTLED',
+  };
   const json = (v: unknown) => Buffer.from(JSON.stringify(v));
   const kafka = new Kafka({ clientId: 'tx-lookup-l3', brokers: opts.brokers, logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
     // In order: order CREATED, PAYMENT, RECEIVE, order SETTLED.
-    await producer.send({ topic: profile.topics.order, messages: [{ key: a.orderId, value: json(order(a.orderId, 'CREATED', now, 1, tag)) }] });
+    await producer.send({
+      topic: profile.topics.order,
+      messages: [{ key: a.orderId, value: json(order(a.orderId, 'CREATED', now, 1, tag)) }],
+    });
     await producer.send({
       topic: profile.topics.ledger,
       messages: [
-        { key: a.paymentTxId, value: json(entry(a.paymentTxId, `${tag}-payer`, 'PAYMENT', a.orderId, now, 1)) },
-        { key: a.receiveTxId, value: json(entry(a.receiveTxId, `${tag}-payee`, 'RECEIVE', a.orderId, now, 1)) },
+        {
+          key: a.paymentTxId,
+          value: json(entry(a.paymentTxId, `${tag}-payer`, 'PAYMENT', a.orderId, now, 1)),
+        },
+        {
+          key: a.receiveTxId,
+          value: json(entry(a.receiveTxId, `${tag}-payee`, 'RECEIVE', a.orderId, now, 1)),
+        },
       ],
     });
-    await producer.send({ topic: profile.topics.order, messages: [{ key: a.orderId, value: json(order(a.orderId, 'SETTLED', now, 2, tag)) }] });
+    await producer.send({
+      topic: profile.topics.order,
+      messages: [{ key: a.orderId, value: json(order(a.orderId, 'SETTLED', now, 2, tag)) }],
+    });
     // Out of order: RECEIVE before PAYMENT, and the newer order version (SETTLED) before the older (PENDING).
-    await producer.send({ topic: profile.topics.ledger, messages: [{ key: b.receiveTxId, value: json(entry(b.receiveTxId, `${tag}-payee`, 'RECEIVE', b.orderId, now, 1)) }] });
-    await producer.send({ topic: profile.topics.order, messages: [{ key: b.orderId, value: json(order(b.orderId, 'SETTLED', now, 3, tag)) }] });
-    await producer.send({ topic: profile.topics.order, messages: [{ key: b.orderId, value: json(order(b.orderId, 'PENDING', now, 2, tag)) }] });
-    await producer.send({ topic: profile.topics.ledger, messages: [{ key: b.paymentTxId, value: json(entry(b.paymentTxId, `${tag}-payer`, 'PAYMENT', b.orderId, now, 1)) }] });
+    await producer.send({
+      topic: profile.topics.ledger,
+      messages: [
+        {
+          key: b.receiveTxId,
+          value: json(entry(b.receiveTxId, `${tag}-payee`, 'RECEIVE', b.orderId, now, 1)),
+        },
+      ],
+    });
+    await producer.send({
+      topic: profile.topics.order,
+      messages: [{ key: b.orderId, value: json(order(b.orderId, 'SETTLED', now, 3, tag)) }],
+    });
+    await producer.send({
+      topic: profile.topics.order,
+      messages: [{ key: b.orderId, value: json(order(b.orderId, 'PENDING', now, 2, tag)) }],
+    });
+    await producer.send({
+      topic: profile.topics.ledger,
+      messages: [
+        {
+          key: b.paymentTxId,
+          value: json(entry(b.paymentTxId, `${tag}-payer`, 'PAYMENT', b.orderId, now, 1)),
+        },
+      ],
+    });
     // Malformed: valid JSON, but the amount is not a decimal -> SCHEMA_VIOLATION in the DLQ.
     const malformedKey = `${tag}-bad`;
     await producer.send({
       topic: profile.topics.ledger,
-      messages: [{ key: malformedKey, value: json({ ...entry(malformedKey, `${tag}-payer`, 'PAYMENT', a.orderId, now, 1), amount: 'NaN' }) }],
+      messages: [
+        {
+          key: malformedKey,
+          value: json({
+            ...entry(malformedKey, `${tag}-payer`, 'PAYMENT', a.orderId, now, 1),
+            amount: 'NaN',
+          }),
+        },
+      ],
     });
-    return { tag, publishedAt: now.toISOString(), inOrder: a, outOfOrder: b, malformedKey, absentTxId: `${tag}-absent` };
+    return {
+      tag,
+      publishedAt: now.toISOString(),
+      inOrder: a,
+      outOfOrder: b,
+      malformedKey,
+      absentTxId: `${tag}-absent`,
+    };
   } finally {
     await producer.disconnect();
   }
@@ -110,8 +175,9 @@ export async function verifyRegression(opts: {
     for (const id of ids) seen.set(id, (await getTx(id)) as { status: number; body: TxBody });
     const settled = pairs.every(
       (x) =>
-        [x.paymentTxId, x.receiveTxId].every((id) => seen.get(id)?.status === 200 && seen.get(id)?.body.pairing_status === 'COMPLETE') &&
-        seen.get(x.paymentTxId)?.body.status === x.expectStatus,
+        [x.paymentTxId, x.receiveTxId].every(
+          (id) => seen.get(id)?.status === 200 && seen.get(id)?.body.pairing_status === 'COMPLETE',
+        ) && seen.get(x.paymentTxId)?.body.status === x.expectStatus,
     );
     if (settled || Date.now() > deadline || opts.signal?.aborted) break;
     await sleep(500);
@@ -119,7 +185,11 @@ export async function verifyRegression(opts: {
 
   const checks: L3Check[] = [];
   const missing = ids.filter((id) => seen.get(id)?.status !== 200);
-  checks.push({ name: 'api_200', ok: missing.length === 0, detail: missing.length ? `not found: ${missing.join(', ')}` : `${ids.length} entries visible` });
+  checks.push({
+    name: 'api_200',
+    ok: missing.length === 0,
+    detail: missing.length ? `not found: ${missing.join(', ')}` : `${ids.length} entries visible`,
+  });
   const absent = await getTx(p.absentTxId);
   checks.push({ name: 'api_404', ok: absent.status === 404, detail: `absent id answered ${absent.status}` });
   const badPairs = pairs.filter(
@@ -128,7 +198,13 @@ export async function verifyRegression(opts: {
       seen.get(x.paymentTxId)?.body.paired_tx_id !== x.receiveTxId ||
       seen.get(x.receiveTxId)?.body.paired_tx_id !== x.paymentTxId,
   );
-  checks.push({ name: 'pairing_complete', ok: badPairs.length === 0, detail: badPairs.length ? `incomplete: ${badPairs.map((x) => x.orderId).join(', ')}` : 'both pairs COMPLETE' });
+  checks.push({
+    name: 'pairing_complete',
+    ok: badPairs.length === 0,
+    detail: badPairs.length
+      ? `incomplete: ${badPairs.map((x) => x.orderId).join(', ')}`
+      : 'both pairs COMPLETE',
+  });
   const oooStatus = seen.get(p.outOfOrder.paymentTxId)?.body.status;
   checks.push({
     name: 'out_of_order_lww',
@@ -142,9 +218,13 @@ export async function verifyRegression(opts: {
   checks.push({
     name: 'dlq_row',
     ok: dlq.rows.length === 1 && dlq.rows[0]?.reason === 'SCHEMA_VIOLATION',
-    detail: dlq.rows.length ? `DLQ reason ${dlq.rows.map((r) => r.reason).join(',')}` : 'malformed message not in the DLQ',
+    detail: dlq.rows.length
+      ? `DLQ reason ${dlq.rows.map((r) => r.reason).join(',')}`
+      : 'malformed message not in the DLQ',
   });
-  const lags = ids.map((id) => seen.get(id)?.body.data_lag_sec).filter((x): x is number => typeof x === 'number');
+  const lags = ids
+    .map((id) => seen.get(id)?.body.data_lag_sec)
+    .filter((x): x is number => typeof x === 'number');
   const worst = lags.length ? Math.max(...lags) : Number.POSITIVE_INFINITY;
   checks.push({
     name: 'freshness',

@@ -6,12 +6,14 @@ export const ROLLBACK_RULE: Record<RehearsalReason, string> = {
   NONE: 'No action: the rehearsal passed. Proceed with the cutover at the planned T_cutover.',
   ENVIRONMENT_BLOCKED:
     'Do not cut over. Fix the environment (database / Kafka reachability, credentials) and re-run the rehearsal; nothing was changed.',
-  MIGRATION_FAILED: 'Schema problem: rebuild the environment (fresh database, `npm run db:migrate` to head) before any deploy.',
+  MIGRATION_FAILED:
+    'Schema problem: rebuild the environment (fresh database, `npm run db:migrate` to head) before any deploy.',
   BACKFILL_FAILED:
     'Data problem: rebuild the environment (fresh database) after fixing the dump or the contract; the Backoffice DB is derived and is restored by backfill + sync.',
   SYNC_TIMEOUT:
     'Capacity or broker problem: do not cut over; investigate consumer lag (consumer_kafka_lag) and retention, then re-run with a new consumer generation.',
-  SMOKE_FAILED: 'Application bug: roll back the deploy (previous API version) and keep the current environment.',
+  SMOKE_FAILED:
+    'Application bug: roll back the deploy (previous API version) and keep the current environment.',
   IDEMPOTENCY_FAILED:
     'Data/contract problem (replay is not idempotent): rebuild the environment with a new consumer generation after fixing the LWW/contract defect.',
 };
@@ -19,7 +21,11 @@ export const ROLLBACK_RULE: Record<RehearsalReason, string> = {
 function table(rows: string[][]): string {
   const [head, ...body] = rows;
   if (!head) return '';
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 export function renderRehearsalReport(r: CutoverRehearsalResult): string {
@@ -35,7 +41,12 @@ export function renderRehearsalReport(r: CutoverRehearsalResult): string {
       ['sync from (T_cutover − buffer)', e.syncFrom],
       ['consumer group', `\`${e.consumerGroup}\``],
       ['dump', `\`${e.dumpPath}\``],
-      ['migration', e.migration ? `${e.migration.current ?? 'none'} (head ${e.migration.head}, applied ${e.migration.applied.length})` : '—'],
+      [
+        'migration',
+        e.migration
+          ? `${e.migration.current ?? 'none'} (head ${e.migration.head}, applied ${e.migration.applied.length})`
+          : '—',
+      ],
     ]),
     '',
     '## Steps',
@@ -46,14 +57,26 @@ export function renderRehearsalReport(r: CutoverRehearsalResult): string {
         s.name,
         s.status,
         s.durationSec !== undefined ? s.durationSec.toFixed(2) : '—',
-        s.counts ? Object.entries(s.counts).map(([k, v]) => `${k}=${v}`).join(', ') : '',
+        s.counts
+          ? Object.entries(s.counts)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')
+          : '',
         s.error ? s.error.replace(/\|/g, '\\|').slice(0, 300) : '',
       ]),
     ]),
     '',
   ];
   if (e.smoke) {
-    lines.push('## Smoke checks', '', table([['tx_id', 'expected', 'got', 'ok'], ...e.smoke.checks.map((c) => [c.txId, String(c.expected), String(c.got), c.ok ? 'yes' : 'NO'])]), '');
+    lines.push(
+      '## Smoke checks',
+      '',
+      table([
+        ['tx_id', 'expected', 'got', 'ok'],
+        ...e.smoke.checks.map((c) => [c.txId, String(c.expected), String(c.got), c.ok ? 'yes' : 'NO']),
+      ]),
+      '',
+    );
   }
   if (e.idempotency) {
     lines.push(
@@ -81,5 +104,14 @@ export function renderRehearsalReport(r: CutoverRehearsalResult): string {
 
 /** Reports for the other workflows: a heading, the outcome and the JSON result. */
 export function renderGenericReport(kind: string, runId: string, status: string, result: unknown): string {
-  return [`# ${kind} ${runId}`, '', `**Status: ${status}**`, '', '```json', JSON.stringify(result, null, 2), '```', ''].join('\n');
+  return [
+    `# ${kind} ${runId}`,
+    '',
+    `**Status: ${status}**`,
+    '',
+    '```json',
+    JSON.stringify(result, null, 2),
+    '```',
+    '',
+  ].join('\n');
 }

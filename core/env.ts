@@ -22,17 +22,31 @@ const schema = z
     KAFKA_BROKERS: z
       .string()
       .default('127.0.0.1:9092')
-      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
     KAFKA_CLIENT_ID: z.string().min(1).default('tx-lookup'),
     EVENT_PROFILE_ID: z.string().min(1).default('canonical-v1'),
     // Optional per-deployment topic names replacing the profile's (tests, blue/green topics).
-    KAFKA_TOPIC_LEDGER: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').optional(),
-    KAFKA_TOPIC_ORDER: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').optional(),
+    KAFKA_TOPIC_LEDGER: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name')
+      .optional(),
+    KAFKA_TOPIC_ORDER: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name')
+      .optional(),
 
     // Consumer group policy: bo-sync-<env>-<owner>-v<generation> (SPEC §2). CONSUMER_GROUP overrides it.
     CONSUMER_GROUP: z.string().min(1).optional(),
-    CONSUMER_GROUP_OWNER: z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes').default('local'),
+    CONSUMER_GROUP_OWNER: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes')
+      .default('local'),
     CONSUMER_GROUP_GENERATION: positiveInt.default(1),
     // Where a new group starts: earliest | latest | an RFC 3339 timestamp.
     CONSUMER_START: z
@@ -81,10 +95,18 @@ const schema = z
     // AUTH_MODE defaults: disabled for local/test, oidc otherwise.
     const authMode = e.AUTH_MODE ?? (e.APP_ENV === 'local' || e.APP_ENV === 'test' ? 'disabled' : 'oidc');
     if (authMode === 'disabled' && e.APP_ENV === 'prod') {
-      ctx.addIssue({ code: 'custom', path: ['AUTH_MODE'], message: 'AUTH_MODE=disabled is refused when APP_ENV=prod' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_MODE'],
+        message: 'AUTH_MODE=disabled is refused when APP_ENV=prod',
+      });
     }
     if (e.APP_ENV === 'prod' && e.CURSOR_SECRET === DEV_CURSOR_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['CURSOR_SECRET'], message: 'the development default is refused when APP_ENV=prod' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CURSOR_SECRET'],
+        message: 'the development default is refused when APP_ENV=prod',
+      });
     }
     if (authMode === 'oidc') {
       for (const k of ['OIDC_JWKS_URL', 'OIDC_ISSUER', 'OIDC_AUDIENCE'] as const) {

@@ -54,8 +54,16 @@ export const dbQueriesTotal = new client.Counter({
   labelNames: ['op', 'outcome'] as const,
   registers: [registry],
 });
-export const dbPoolTotal = new client.Gauge({ name: 'db_pool_total', help: 'Connections in the pool', registers: [registry] });
-export const dbPoolIdle = new client.Gauge({ name: 'db_pool_idle', help: 'Idle pooled connections', registers: [registry] });
+export const dbPoolTotal = new client.Gauge({
+  name: 'db_pool_total',
+  help: 'Connections in the pool',
+  registers: [registry],
+});
+export const dbPoolIdle = new client.Gauge({
+  name: 'db_pool_idle',
+  help: 'Idle pooled connections',
+  registers: [registry],
+});
 export const dbPoolWaiting = new client.Gauge({
   name: 'db_pool_waiting',
   help: 'Callers waiting for a pooled connection',

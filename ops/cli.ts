@@ -67,7 +67,11 @@ async function main(): Promise<void> {
     switch (`${group} ${action ?? ''}`.trim()) {
       case 'rehearsal start': {
         const workflowId = values.id ?? `cutover-rehearsal-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-        const handle = await client.workflow.start('cutoverRehearsal', { taskQueue, workflowId, args: [parseJsonInput(values.input)] });
+        const handle = await client.workflow.start('cutoverRehearsal', {
+          taskQueue,
+          workflowId,
+          args: [parseJsonInput(values.input)],
+        });
         announce(handle.workflowId);
         if (values.wait) printJson(await handle.result());
         break;
@@ -92,25 +96,41 @@ async function main(): Promise<void> {
           reason: values.reason,
           from: values.from,
           to: values.to,
-          ids: values.ids ? values.ids.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+          ids: values.ids
+            ? values.ids
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : undefined,
           dryRun: values['dry-run'],
           batchSize: values['batch-size'] ? Number(values['batch-size']) : undefined,
         };
-        if (input.batchSize !== undefined && !(Number.isInteger(input.batchSize) && input.batchSize > 0)) fail('--batch-size must be a positive integer');
-        const handle = await client.workflow.start('dlqReplay', { taskQueue, workflowId: `dlq-replay-${randomUUID()}`, args: [input] });
+        if (input.batchSize !== undefined && !(Number.isInteger(input.batchSize) && input.batchSize > 0))
+          fail('--batch-size must be a positive integer');
+        const handle = await client.workflow.start('dlqReplay', {
+          taskQueue,
+          workflowId: `dlq-replay-${randomUUID()}`,
+          args: [input],
+        });
         announce(handle.workflowId);
         if (values.wait) printJson(await handle.result());
         break;
       }
       case 'regression run': {
-        const handle = await client.workflow.start('l3Regression', { taskQueue, workflowId: `l3-regression-${randomUUID()}`, args: [{}] });
+        const handle = await client.workflow.start('l3Regression', {
+          taskQueue,
+          workflowId: `l3-regression-${randomUUID()}`,
+          args: [{}],
+        });
         announce(handle.workflowId);
         if (values.wait) printJson(await handle.result());
         break;
       }
       case 'schedules apply': {
         const what = await applyL3Schedule(client, e, values.cron);
-        process.stdout.write(`schedule l3-regression-weekly ${what}\nTemporal UI: ${e.TEMPORAL_UI_URL}/namespaces/${e.TEMPORAL_NAMESPACE}/schedules\n`);
+        process.stdout.write(
+          `schedule l3-regression-weekly ${what}\nTemporal UI: ${e.TEMPORAL_UI_URL}/namespaces/${e.TEMPORAL_NAMESPACE}/schedules\n`,
+        );
         break;
       }
       case 'schedules list':

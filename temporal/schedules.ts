@@ -1,5 +1,10 @@
 // The weekly L3 regression schedule, created or updated idempotently (Temporal's `schedules` sample).
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import type { Env } from '../core/env';
 
 export const L3_SCHEDULE_ID = 'l3-regression-weekly';
@@ -29,17 +34,25 @@ export async function applyL3Schedule(client: Client, e: Env, cron?: string): Pr
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
     const handle = client.schedule.getHandle(options.scheduleId);
-    await handle.update((prev) => ({ ...prev, spec: options.spec, action: options.action as typeof prev.action, policies: { ...prev.policies, ...options.policies } }));
+    await handle.update((prev) => ({
+      ...prev,
+      spec: options.spec,
+      action: options.action as typeof prev.action,
+      policies: { ...prev.policies, ...options.policies },
+    }));
     return 'updated';
   }
 }
 
-export async function listSchedules(client: Client): Promise<{ id: string; workflowType: string; next: string | null; paused: boolean }[]> {
+export async function listSchedules(
+  client: Client,
+): Promise<{ id: string; workflowType: string; next: string | null; paused: boolean }[]> {
   const out: { id: string; workflowType: string; next: string | null; paused: boolean }[] = [];
   for await (const s of client.schedule.list()) {
     out.push({
       id: s.scheduleId,
-      workflowType: s.action?.type === 'startWorkflow' ? s.action.workflowType : (s.action?.type ?? 'unknown'),
+      workflowType:
+        s.action?.type === 'startWorkflow' ? s.action.workflowType : (s.action?.type ?? 'unknown'),
       next: s.info.nextActionTimes[0]?.toISOString() ?? null,
       paused: s.state.paused,
     });

@@ -51,7 +51,11 @@ async function main(): Promise<void> {
   const log = logger('worker');
   const metrics = serveMetrics(e.WORKER_METRICS_PORT);
   const { worker, connection } = await createOpsWorker({ env: e });
-  log.info('worker started', { taskQueue: e.TEMPORAL_TASK_QUEUE, temporal: e.TEMPORAL_ADDRESS, metricsPort: e.WORKER_METRICS_PORT });
+  log.info('worker started', {
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    temporal: e.TEMPORAL_ADDRESS,
+    metricsPort: e.WORKER_METRICS_PORT,
+  });
   try {
     await worker.run(); // returns after SIGINT/SIGTERM (the SDK's default shutdown signals) once tasks drain
   } finally {

@@ -32,7 +32,12 @@ const NON_RETRYABLE = ['BackfillInputError', 'MigrationChecksumError', 'ConfigEr
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 });
 const preflightActivities = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -43,7 +48,13 @@ const preflightActivities = proxyActivities<Activities>({
 const longRunning = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 });
 
 export const progressQuery = defineQuery<RehearsalProgress>('progress');
@@ -68,7 +79,10 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   const startedAt = new Date(Date.now());
   const tCutover = input.tCutover ? new Date(input.tCutover) : startedAt;
   if (Number.isNaN(tCutover.getTime())) {
-    throw ApplicationFailure.nonRetryable(`tCutover is not a timestamp: ${input.tCutover}`, 'InvalidInputError');
+    throw ApplicationFailure.nonRetryable(
+      `tCutover is not a timestamp: ${input.tCutover}`,
+      'InvalidInputError',
+    );
   }
   const bufferMinutes = input.bufferMinutes ?? 5;
   const syncFrom = new Date(tCutover.getTime() - bufferMinutes * 60_000);
@@ -82,7 +96,8 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   const progress: RehearsalProgress = { runId, currentStep: 'preflight', phase: 'starting', steps };
   setHandler(progressQuery, () => progress);
 
-  const consumerGroup = input.consumerGroup ?? (await quick.defaultRehearsalGroup({ startedAtMs: startedAt.getTime() }));
+  const consumerGroup =
+    input.consumerGroup ?? (await quick.defaultRehearsalGroup({ startedAtMs: startedAt.getTime() }));
   const dumpPath = input.dumpPath ?? (await quick.defaultDumpPath());
   const evidence: RehearsalEvidence = {
     runId,
@@ -95,7 +110,12 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   await quick.recordRunStarted({ runId, kind: 'cutover_rehearsal', workflowId: info.workflowId, input });
 
   /** Runs one step, records timing and counts; a failure becomes the step's NO_GO reason. */
-  async function step<T>(name: RehearsalStepName, reason: RehearsalReason, fn: () => Promise<T>, counts?: (r: T) => StepRecord['counts']): Promise<T> {
+  async function step<T>(
+    name: RehearsalStepName,
+    reason: RehearsalReason,
+    fn: () => Promise<T>,
+    counts?: (r: T) => StepRecord['counts'],
+  ): Promise<T> {
     const rec = steps.find((s) => s.name === name)!;
     rec.status = 'running';
     rec.startedAt = new Date(Date.now()).toISOString();
@@ -126,14 +146,20 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   let reason: RehearsalReason = 'NONE';
   let detail = 'all steps passed';
   try {
-    await step('preflight', 'ENVIRONMENT_BLOCKED', () => preflightActivities.preflight(), (r) => ({ db: r.db, kafka: r.kafka }));
+    await step(
+      'preflight',
+      'ENVIRONMENT_BLOCKED',
+      () => preflightActivities.preflight(),
+      (r) => ({ db: r.db, kafka: r.kafka }),
+    );
 
     evidence.migration = await step(
       'migrate',
       'MIGRATION_FAILED',
       async () => {
         const m = await quick.migrate();
-        if (m.current !== m.head) throw new StepFailed('MIGRATION_FAILED', `revision ${m.current} is not head ${m.head}`);
+        if (m.current !== m.head)
+          throw new StepFailed('MIGRATION_FAILED', `revision ${m.current} is not head ${m.head}`);
         return m;
       },
       (m) => ({ current: m.current ?? 'none', head: m.head, applied: m.applied.length }),
@@ -143,14 +169,24 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
       'backfill',
       'BACKFILL_FAILED',
       () => longRunning.backfill({ dumpPath, until: tCutover.toISOString(), checkpointId, fresh: false }),
-      (b) => ({ linesRead: b.linesRead, rowsApplied: b.rowsApplied, rowsDlq: b.rowsDlq, skippedAfterUntil: b.rowsSkippedAfterUntil, resumedFromLine: b.resumedFromLine }),
+      (b) => ({
+        linesRead: b.linesRead,
+        rowsApplied: b.rowsApplied,
+        rowsDlq: b.rowsDlq,
+        skippedAfterUntil: b.rowsSkippedAfterUntil,
+        resumedFromLine: b.resumedFromLine,
+      }),
     );
 
     evidence.sync = await step(
       'sync',
       'SYNC_TIMEOUT',
       async () => {
-        const s = await longRunning.syncWindow({ groupId: consumerGroup, startAt: syncFrom.toISOString(), timeoutSec: syncTimeoutSec });
+        const s = await longRunning.syncWindow({
+          groupId: consumerGroup,
+          startAt: syncFrom.toISOString(),
+          timeoutSec: syncTimeoutSec,
+        });
         if (!s.caughtUp) throw new StepFailed('SYNC_TIMEOUT', `lag ${s.lagAtEnd} after ${syncTimeoutSec}s`);
         return s;
       },
@@ -160,15 +196,20 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
     const present = input.smoke?.presentTxIds?.length
       ? input.smoke.presentTxIds
       : await quick.sampleTxIds({ until: tCutover.toISOString(), n: 5 });
-    const absent = input.smoke?.absentTxIds?.length ? input.smoke.absentTxIds : [`rehearsal-absent-${info.runId}`];
+    const absent = input.smoke?.absentTxIds?.length
+      ? input.smoke.absentTxIds
+      : [`rehearsal-absent-${info.runId}`];
     evidence.smoke = await step(
       'smoke',
       'SMOKE_FAILED',
       async () => {
-        if (present.length === 0) throw new StepFailed('SMOKE_FAILED', 'no transaction to check: the backfill loaded nothing');
+        if (present.length === 0)
+          throw new StepFailed('SMOKE_FAILED', 'no transaction to check: the backfill loaded nothing');
         const r = await quick.smoke({ present, absent });
         if (!r.ok) {
-          const bad = r.checks.filter((c) => !c.ok).map((c) => `${c.txId}: expected ${c.expected}, got ${c.got}`);
+          const bad = r.checks
+            .filter((c) => !c.ok)
+            .map((c) => `${c.txId}: expected ${c.expected}, got ${c.got}`);
           throw new StepFailed('SMOKE_FAILED', bad.join('; '));
         }
         return r;
@@ -182,18 +223,30 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
       async () => {
         const sample = input.idempotency?.txIds?.length
           ? input.idempotency.txIds
-          : await quick.sampleTxIds({ until: new Date(Date.now() + 86_400_000).toISOString(), n: sampleSize });
+          : await quick.sampleTxIds({
+              until: new Date(Date.now() + 86_400_000).toISOString(),
+              n: sampleSize,
+            });
         progress.phase = 'idempotency: hashing before replay';
         const before = await quick.hashApiPayloads({ txIds: sample });
         progress.phase = 'idempotency: re-running backfill';
-        await longRunning.backfill({ dumpPath, until: tCutover.toISOString(), checkpointId: `${checkpointId}-again`, fresh: true });
+        await longRunning.backfill({
+          dumpPath,
+          until: tCutover.toISOString(),
+          checkpointId: `${checkpointId}-again`,
+          fresh: true,
+        });
         progress.phase = 'idempotency: replaying the sync window';
         const replay = await longRunning.syncWindow({
           groupId: `${consumerGroup}-replay`,
           startAt: syncFrom.toISOString(),
           timeoutSec: syncTimeoutSec,
         });
-        if (!replay.caughtUp) throw new StepFailed('SYNC_TIMEOUT', `replay of the window: lag ${replay.lagAtEnd} after ${syncTimeoutSec}s`);
+        if (!replay.caughtUp)
+          throw new StepFailed(
+            'SYNC_TIMEOUT',
+            `replay of the window: lag ${replay.lagAtEnd} after ${syncTimeoutSec}s`,
+          );
         progress.phase = 'idempotency: hashing after replay';
         const after = await quick.hashApiPayloads({ txIds: sample });
         const mismatched = sample.filter((id) => before.perId[id] !== after.perId[id]);
@@ -209,7 +262,13 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() =>
-        quick.recordRunFinished({ runId, kind: 'cutover_rehearsal', status: 'CANCELLED', reason: null, result: { steps, evidence } }),
+        quick.recordRunFinished({
+          runId,
+          kind: 'cutover_rehearsal',
+          status: 'CANCELLED',
+          reason: null,
+          result: { steps, evidence },
+        }),
       );
       throw err;
     }
@@ -225,7 +284,13 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   progress.verdict = verdict;
   progress.reason = reason;
   const result: CutoverRehearsalResult = { verdict, reason, detail, steps, evidence };
-  const { reportPath } = await quick.recordRunFinished({ runId, kind: 'cutover_rehearsal', status: verdict, reason, result });
+  const { reportPath } = await quick.recordRunFinished({
+    runId,
+    kind: 'cutover_rehearsal',
+    status: verdict,
+    reason,
+    result,
+  });
   evidence.reportPath = reportPath;
   progress.phase = 'done';
   return result;
@@ -236,7 +301,13 @@ export async function dlqReplay(input: DlqReplayInput = {}): Promise<DlqReplayRe
   await quick.recordRunStarted({ runId, kind: 'dlq_replay', workflowId: runId, input });
   const counts = await longRunning.replayDlq({ ...input, runId });
   const status = counts.stillFailing > 0 ? 'COMPLETED_WITH_FAILURES' : 'COMPLETED';
-  const { reportPath } = await quick.recordRunFinished({ runId, kind: 'dlq_replay', status, reason: null, result: counts });
+  const { reportPath } = await quick.recordRunFinished({
+    runId,
+    kind: 'dlq_replay',
+    status,
+    reason: null,
+    result: counts,
+  });
   return { ...counts, runId, reportPath };
 }
 
@@ -257,14 +328,22 @@ export async function l3Regression(input: L3RegressionInput = {}): Promise<L3Reg
     runId,
     kind: 'l3_regression',
     status: passed ? 'PASSED' : 'FAILED',
-    reason: passed ? null : checks.filter((c) => !c.ok).map((c) => c.name).join(','),
+    reason: passed
+      ? null
+      : checks
+          .filter((c) => !c.ok)
+          .map((c) => c.name)
+          .join(','),
     result,
   });
   result.reportPath = reportPath;
   if (!passed) {
     // Fail the workflow so the failure is red in the Temporal UI (and counted by ops_runs_total{verdict="FAILED"}).
     throw ApplicationFailure.nonRetryable(
-      `L3 regression failed: ${checks.filter((c) => !c.ok).map((c) => `${c.name} (${c.detail})`).join('; ')}`,
+      `L3 regression failed: ${checks
+        .filter((c) => !c.ok)
+        .map((c) => `${c.name} (${c.detail})`)
+        .join('; ')}`,
       'RegressionFailed',
       result,
     );

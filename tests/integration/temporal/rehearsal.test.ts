@@ -20,7 +20,13 @@ import { DEFAULT_MIGRATIONS_DIR } from '../../../db/migrate';
 import { createPool } from '../../../db/pool';
 import { createSyncConsumer } from '../../../sync/consumer';
 import { createKafka, ensureTopics, withTopics } from '../../../sync/kafka';
-import { generatePayments, produceEvents, SYNTH_DEFAULTS, writeDump, type SynthEvent } from '../../../sync/synth';
+import {
+  generatePayments,
+  produceEvents,
+  SYNTH_DEFAULTS,
+  writeDump,
+  type SynthEvent,
+} from '../../../sync/synth';
 import { connectClient } from '../../../temporal/client';
 import { applyL3Schedule, L3_SCHEDULE_ID, listSchedules } from '../../../temporal/schedules';
 import { createOpsWorker } from '../../../temporal/worker';
@@ -36,7 +42,7 @@ let pool: pg.Pool;
 let api: RunningServer;
 let apiPools: pg.Pool[] = [];
 let client: Client;
-let workers: { worker: Worker; connection: NativeConnection; done: Promise<void> }[] = [];
+const workers: { worker: Worker; connection: NativeConnection; done: Promise<void> }[] = [];
 let producer: Producer;
 let tmp: string;
 let dumpDir: string;
@@ -47,7 +53,14 @@ let dumpTx: string;
 async function startWorker(deps: Record<string, unknown>, queue: string) {
   const { worker, connection } = await createOpsWorker({
     env: e,
-    deps: { profile, apiBaseUrl: api.url, evidenceDir: path.join(tmp, 'evidence'), demoDumpPath: dumpDir, pool, ...deps },
+    deps: {
+      profile,
+      apiBaseUrl: api.url,
+      evidenceDir: path.join(tmp, 'evidence'),
+      demoDumpPath: dumpDir,
+      pool,
+      ...deps,
+    },
     taskQueue: queue,
     workerOptions: { workflowBundle: await workflowBundle() },
   });
@@ -66,7 +79,11 @@ function firstTxId(events: SynthEvent[]): string {
 }
 
 function rehearse(input: Record<string, unknown>, queue = taskQueue) {
-  return client.workflow.start('cutoverRehearsal', { taskQueue: queue, workflowId: `it-rehearsal-${randomUUID()}`, args: [input] });
+  return client.workflow.start('cutoverRehearsal', {
+    taskQueue: queue,
+    workflowId: `it-rehearsal-${randomUUID()}`,
+    args: [input],
+  });
 }
 
 beforeAll(async () => {
@@ -74,7 +91,11 @@ beforeAll(async () => {
   dumpDir = path.join(tmp, 'dump');
   await mkdir(dumpDir);
   profile = withTopics(getProfile('canonical-v1'), { ledger: `it-${run}-ledger`, order: `it-${run}-order` });
-  e = loadEnv({ ...process.env, KAFKA_TOPIC_LEDGER: profile.topics.ledger, KAFKA_TOPIC_ORDER: profile.topics.order });
+  e = loadEnv({
+    ...process.env,
+    KAFKA_TOPIC_LEDGER: profile.topics.ledger,
+    KAFKA_TOPIC_ORDER: profile.topics.order,
+  });
   pool = createPool(e.DATABASE_URL, 6);
   const kafka = createKafka({ brokers: e.KAFKA_BROKERS });
   const admin = kafka.admin();
@@ -89,7 +110,13 @@ beforeAll(async () => {
   const auditPool = createPool(e.DATABASE_URL, 2);
   apiPools = [db, auditPool];
   api = await startServer(
-    createApi({ db, audit: new GroupCommitAuditWriter(auditPool), authenticator: createDisabledAuthenticator(), cursorSecret: e.CURSOR_SECRET, baseUrl: 'http://127.0.0.1' }),
+    createApi({
+      db,
+      audit: new GroupCommitAuditWriter(auditPool),
+      authenticator: createDisabledAuthenticator(),
+      cursorSecret: e.CURSOR_SECRET,
+      baseUrl: 'http://127.0.0.1',
+    }),
     { host: '127.0.0.1', port: 0 },
   );
   client = await connectClient(e);
@@ -97,9 +124,27 @@ beforeAll(async () => {
   // Before the cutover: a dump of 300 payments from the last hour. After it: 100 payments on Kafka.
   tCutover = new Date(Date.now() - 1000);
   const synth = { ...SYNTH_DEFAULTS, malformedRate: 0.02, profile };
-  const dumpEvents = [...generatePayments({ ...synth, payments: 300, seed: 11, idPrefix: `${prefix}d-`, startTime: new Date(tCutover.getTime() - 3_600_000), spanSec: 3000 })];
+  const dumpEvents = [
+    ...generatePayments({
+      ...synth,
+      payments: 300,
+      seed: 11,
+      idPrefix: `${prefix}d-`,
+      startTime: new Date(tCutover.getTime() - 3_600_000),
+      spanSec: 3000,
+    }),
+  ];
   await writeDump(dumpEvents, path.join(dumpDir, 'part-0001.ndjson.gz'));
-  const post = [...generatePayments({ ...synth, payments: 100, seed: 12, idPrefix: `${prefix}k-`, startTime: new Date(), spanSec: 1 })];
+  const post = [
+    ...generatePayments({
+      ...synth,
+      payments: 100,
+      seed: 12,
+      idPrefix: `${prefix}k-`,
+      startTime: new Date(),
+      spanSec: 1,
+    }),
+  ];
   await produceEvents(post, { producer, profile });
   postCutoverTx = firstTxId(post);
   dumpTx = firstTxId(dumpEvents);
@@ -121,7 +166,12 @@ afterAll(async () => {
 
 describe('cutoverRehearsal on the real stack', () => {
   it('GO: backfill before T_cutover, sync after it, smoke 200/404 over HTTP, idempotent replay; evidence recorded', async () => {
-    const handle = await rehearse({ tCutover: tCutover.toISOString(), dumpPath: dumpDir, syncTimeoutSec: 60, idempotency: { sampleSize: 15 } });
+    const handle = await rehearse({
+      tCutover: tCutover.toISOString(),
+      dumpPath: dumpDir,
+      syncTimeoutSec: 60,
+      idempotency: { sampleSize: 15 },
+    });
     const r = (await handle.result()) as CutoverRehearsalResult;
     expect(r.reason, r.detail).toBe('NONE');
     expect(r.verdict).toBe('GO');
@@ -134,18 +184,29 @@ describe('cutoverRehearsal on the real stack', () => {
     expect(r.evidence.consumerGroup).toMatch(/^bo-sync-[a-z]+-rehearsal-v\d+$/);
 
     // The entries are served by the API: one from the dump, one from Kafka.
-    for (const id of [dumpTx, postCutoverTx]) expect((await fetch(`${api.url}/admin/tx/${id}`)).status).toBe(200);
+    for (const id of [dumpTx, postCutoverTx])
+      expect((await fetch(`${api.url}/admin/tx/${id}`)).status).toBe(200);
 
     const report = await readFile(r.evidence.reportPath!, 'utf8');
     expect(report).toContain('**Verdict: GO**');
     expect(report).toContain(tCutover.toISOString());
     expect(report).toContain('Rollback decision rule');
-    const { rows } = await pool.query('select status, reason, evidence_path from bo.ops_runs where run_id = $1', [handle.workflowId]);
+    const { rows } = await pool.query(
+      'select status, reason, evidence_path from bo.ops_runs where run_id = $1',
+      [handle.workflowId],
+    );
     expect(rows[0]).toMatchObject({ status: 'GO', reason: 'NONE', evidence_path: r.evidence.reportPath });
   });
 
   it('NO_GO SMOKE_FAILED when an id expected absent exists', async () => {
-    const r = (await (await rehearse({ tCutover: tCutover.toISOString(), dumpPath: dumpDir, syncTimeoutSec: 60, smoke: { presentTxIds: [dumpTx], absentTxIds: [postCutoverTx] } })).result()) as CutoverRehearsalResult;
+    const r = (await (
+      await rehearse({
+        tCutover: tCutover.toISOString(),
+        dumpPath: dumpDir,
+        syncTimeoutSec: 60,
+        smoke: { presentTxIds: [dumpTx], absentTxIds: [postCutoverTx] },
+      })
+    ).result()) as CutoverRehearsalResult;
     expect(r.verdict).toBe('NO_GO');
     expect(r.reason).toBe('SMOKE_FAILED');
     expect(r.detail).toContain(`${postCutoverTx}: expected 404, got 200`);
@@ -153,7 +214,9 @@ describe('cutoverRehearsal on the real stack', () => {
 
   it('NO_GO BACKFILL_FAILED for a dump that does not exist, without retrying it', async () => {
     const t0 = Date.now();
-    const r = (await (await rehearse({ dumpPath: path.join(tmp, 'no-such-dump') })).result()) as CutoverRehearsalResult;
+    const r = (await (
+      await rehearse({ dumpPath: path.join(tmp, 'no-such-dump') })
+    ).result()) as CutoverRehearsalResult;
     expect(r.reason).toBe('BACKFILL_FAILED');
     expect(Date.now() - t0).toBeLessThan(20_000);
   });
@@ -171,7 +234,10 @@ describe('cutoverRehearsal on the real stack', () => {
     await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
     const last = (await readdir(dir)).sort().at(-1)!;
     const broken = `${String(Number(last.slice(0, 4)) + 5000).padStart(4, '0')}_broken_on_purpose.sql`;
-    await writeFile(path.join(dir, broken), 'create table bo.it_broken_probe (id int);\nselect * from bo.no_such_table_anywhere;\n');
+    await writeFile(
+      path.join(dir, broken),
+      'create table bo.it_broken_probe (id int);\nselect * from bo.no_such_table_anywhere;\n',
+    );
     const queue = `${taskQueue}-badmig`;
     await startWorker({ migrationsDir: dir }, queue);
     const r = (await (await rehearse({ dumpPath: dumpDir }, queue)).result()) as CutoverRehearsalResult;
@@ -181,7 +247,12 @@ describe('cutoverRehearsal on the real stack', () => {
   });
 
   it('NO_GO IDEMPOTENCY_FAILED when the replayed window changes a payload (an event lands mid-rehearsal)', async () => {
-    const handle = await rehearse({ tCutover: tCutover.toISOString(), dumpPath: dumpDir, syncTimeoutSec: 60, idempotency: { txIds: [postCutoverTx] } });
+    const handle = await rehearse({
+      tCutover: tCutover.toISOString(),
+      dumpPath: dumpDir,
+      syncTimeoutSec: 60,
+      idempotency: { txIds: [postCutoverTx] },
+    });
     let p: RehearsalProgress | undefined;
     for (let i = 0; i < 600 && !p?.phase.includes('re-running backfill') && p?.currentStep !== 'done'; i++) {
       p = await handle.query<RehearsalProgress>('progress');
@@ -191,7 +262,17 @@ describe('cutoverRehearsal on the real stack', () => {
     const current = await (await fetch(`${api.url}/admin/tx/${postCutoverTx}`)).json();
     await producer.send({
       topic: profile.topics.ledger,
-      messages: [{ key: postCutoverTx, value: JSON.stringify({ ...current, amount: '999999.99', source_version: 1_000_000, updated_at: new Date(Date.now() + 86_400_000).toISOString() }) }],
+      messages: [
+        {
+          key: postCutoverTx,
+          value: JSON.stringify({
+            ...current,
+            amount: '999999.99',
+            source_version: 1_000_000,
+            updated_at: new Date(Date.now() + 86_400_000).toISOString(),
+          }),
+        },
+      ],
     });
     const r = (await handle.result()) as CutoverRehearsalResult;
     expect(r.reason).toBe('IDEMPOTENCY_FAILED');
@@ -203,7 +284,14 @@ describe('cutoverRehearsal on the real stack', () => {
     await mkdir(bigDump);
     const synth = { ...SYNTH_DEFAULTS, profile };
     await writeDump(
-      generatePayments({ ...synth, payments: 40_000, seed: 21, idPrefix: `${prefix}big-`, startTime: new Date(tCutover.getTime() - 7_200_000), spanSec: 3600 }),
+      generatePayments({
+        ...synth,
+        payments: 40_000,
+        seed: 21,
+        idPrefix: `${prefix}big-`,
+        startTime: new Date(tCutover.getTime() - 7_200_000),
+        spanSec: 3600,
+      }),
       path.join(bigDump, 'part-0001.ndjson.gz'),
     );
     const queue = `${taskQueue}-crash`;
@@ -217,15 +305,31 @@ describe('cutoverRehearsal on the real stack', () => {
       WORKER_METRICS_PORT: String(20000 + Math.floor(Math.random() * 20000)),
       LOG_LEVEL: 'warn',
     };
-    const spawnWorker = (): ChildProcess => spawn('node_modules/.bin/tsx', ['temporal/worker.ts'], { env: childEnv, stdio: 'ignore', detached: true });
+    const spawnWorker = (): ChildProcess =>
+      spawn('node_modules/.bin/tsx', ['temporal/worker.ts'], {
+        env: childEnv,
+        stdio: 'ignore',
+        detached: true,
+      });
     let child = spawnWorker();
     try {
-      const handle = await rehearse({ tCutover: tCutover.toISOString(), dumpPath: bigDump, syncTimeoutSec: 60, idempotency: { sampleSize: 3 } }, queue);
+      const handle = await rehearse(
+        {
+          tCutover: tCutover.toISOString(),
+          dumpPath: bigDump,
+          syncTimeoutSec: 60,
+          idempotency: { sampleSize: 3 },
+        },
+        queue,
+      );
       const checkpointId = `rehearsal-${handle.workflowId}`;
       // Wait for at least one committed chunk, then kill the worker hard.
       let committed = 0;
       for (let i = 0; i < 1200 && committed === 0; i++) {
-        const { rows } = await pool.query('select rows_read from bo.backfill_checkpoints where checkpoint_id = $1 and completed_at is null', [checkpointId]);
+        const { rows } = await pool.query(
+          'select rows_read from bo.backfill_checkpoints where checkpoint_id = $1 and completed_at is null',
+          [checkpointId],
+        );
         committed = Number(rows[0]?.rows_read ?? 0);
         if (committed === 0) await new Promise((r) => setTimeout(r, 100));
       }
@@ -236,7 +340,10 @@ describe('cutoverRehearsal on the real stack', () => {
       expect(r.reason, r.detail).toBe('NONE');
       expect(r.evidence.backfill!.resumedAfterCrash).toBe(true);
       expect(r.evidence.backfill!.resumedFromLine).toBeGreaterThan(0);
-      const { rows } = await pool.query('select rows_read, completed_at from bo.backfill_checkpoints where checkpoint_id = $1', [checkpointId]);
+      const { rows } = await pool.query(
+        'select rows_read, completed_at from bo.backfill_checkpoints where checkpoint_id = $1',
+        [checkpointId],
+      );
       expect(rows[0].completed_at).not.toBeNull();
       expect(Number(rows[0].rows_read)).toBe(r.evidence.backfill!.linesRead);
     } finally {
@@ -250,8 +357,20 @@ describe('cutoverRehearsal on the real stack', () => {
 
   it('NO_GO SYNC_TIMEOUT when the consumer cannot reach lag 0 in time', async () => {
     const synth = { ...SYNTH_DEFAULTS, profile, malformedRate: 0 };
-    await produceEvents(generatePayments({ ...synth, payments: 15_000, seed: 31, idPrefix: `${prefix}flood-`, startTime: new Date(), spanSec: 10 }), { producer, profile });
-    const r = (await (await rehearse({ tCutover: tCutover.toISOString(), dumpPath: dumpDir, syncTimeoutSec: 1 })).result()) as CutoverRehearsalResult;
+    await produceEvents(
+      generatePayments({
+        ...synth,
+        payments: 15_000,
+        seed: 31,
+        idPrefix: `${prefix}flood-`,
+        startTime: new Date(),
+        spanSec: 10,
+      }),
+      { producer, profile },
+    );
+    const r = (await (
+      await rehearse({ tCutover: tCutover.toISOString(), dumpPath: dumpDir, syncTimeoutSec: 1 })
+    ).result()) as CutoverRehearsalResult;
     expect(r.reason).toBe('SYNC_TIMEOUT');
     expect(r.evidence.sync).toBeUndefined();
     expect(r.steps.find((s) => s.name === 'sync')?.error).toMatch(/lag \d+ after 1s/);
@@ -260,18 +379,37 @@ describe('cutoverRehearsal on the real stack', () => {
 
 describe('dlqReplay on the real stack', () => {
   it('applies DLQ rows that the current contract accepts, dry-run first, and a second replay changes nothing', async () => {
-    const good = { tx_id: `${prefix}dlq-ok`, wallet_id: `${prefix}w`, entry_type: 'PAYMENT', amount: '10.00', event_time: new Date().toISOString(), source_version: 1 };
+    const good = {
+      tx_id: `${prefix}dlq-ok`,
+      wallet_id: `${prefix}w`,
+      entry_type: 'PAYMENT',
+      amount: '10.00',
+      event_time: new Date().toISOString(),
+      source_version: 1,
+    };
     // As if an older contract had rejected a valid message, next to one that is still broken.
     const { rows } = await pool.query<{ id: string }>(
       `insert into bo.consumer_dlq_events (source, profile_id, topic, partition, "offset", message_key, raw_value, reason, error_detail)
        values ('consumer', 'canonical-v1', $1, 0, $2, $3, $4, 'SCHEMA_VIOLATION', 'rejected by contract v0'),
               ('consumer', 'canonical-v1', $1, 0, $5, $6, $7, 'INVALID_JSON', 'truncated')
        returning id`,
-      [profile.topics.ledger, 9_000_000_000 + Math.floor(Math.random() * 1e6), Buffer.from(good.tx_id), Buffer.from(JSON.stringify(good)), 9_100_000_000 + Math.floor(Math.random() * 1e6), Buffer.from('bad'), Buffer.from('{"tx_id":')],
+      [
+        profile.topics.ledger,
+        9_000_000_000 + Math.floor(Math.random() * 1e6),
+        Buffer.from(good.tx_id),
+        Buffer.from(JSON.stringify(good)),
+        9_100_000_000 + Math.floor(Math.random() * 1e6),
+        Buffer.from('bad'),
+        Buffer.from('{"tx_id":'),
+      ],
     );
     const ids = rows.map((r) => r.id);
     const replay = (dryRun: boolean) =>
-      client.workflow.execute('dlqReplay', { taskQueue, workflowId: `it-dlq-${randomUUID()}`, args: [{ ids, dryRun }] }) as Promise<{ applied: number; stillFailing: number; matched: number; skipped: number }>;
+      client.workflow.execute('dlqReplay', {
+        taskQueue,
+        workflowId: `it-dlq-${randomUUID()}`,
+        args: [{ ids, dryRun }],
+      }) as Promise<{ applied: number; stillFailing: number; matched: number; skipped: number }>;
 
     const dry = await replay(true);
     expect(dry).toMatchObject({ matched: 2, applied: 1, stillFailing: 1 });
@@ -281,25 +419,47 @@ describe('dlqReplay on the real stack', () => {
     expect(first).toMatchObject({ applied: 1, stillFailing: 1 });
     const entry = await (await fetch(`${api.url}/admin/tx/${good.tx_id}`)).json();
     expect(entry.amount).toBe('10.00');
-    const marks = await pool.query('select replay_result from bo.consumer_dlq_events where id = any($1::bigint[]) order by id', [ids]);
+    const marks = await pool.query(
+      'select replay_result from bo.consumer_dlq_events where id = any($1::bigint[]) order by id',
+      [ids],
+    );
     expect(marks.rows.map((r) => r.replay_result)).toEqual(['APPLIED', 'STILL_FAILING']);
 
     const snapshot = await pool.query('select * from bo.ledger_entries where tx_id = $1', [good.tx_id]);
     const second = await replay(false);
     expect(second.applied).toBe(0);
-    expect((await pool.query('select * from bo.ledger_entries where tx_id = $1', [good.tx_id])).rows).toEqual(snapshot.rows);
+    expect((await pool.query('select * from bo.ledger_entries where tx_id = $1', [good.tx_id])).rows).toEqual(
+      snapshot.rows,
+    );
   });
 });
 
 describe('l3Regression and its schedule on the real stack', () => {
   it('passes against a running consumer: 200/404, pairing COMPLETE, LWW out of order, DLQ row, freshness', async () => {
-    const consumer = createSyncConsumer({ groupId: `it-l3-${run}`, profile, start: 'latest', pool, brokers: e.KAFKA_BROKERS });
+    const consumer = createSyncConsumer({
+      groupId: `it-l3-${run}`,
+      profile,
+      start: 'latest',
+      pool,
+      brokers: e.KAFKA_BROKERS,
+    });
     await consumer.start();
     try {
-      const r = (await client.workflow.execute('l3Regression', { taskQueue, workflowId: `it-l3-${randomUUID()}`, args: [{ syncTimeoutSec: 60 }] })) as L3RegressionResult;
+      const r = (await client.workflow.execute('l3Regression', {
+        taskQueue,
+        workflowId: `it-l3-${randomUUID()}`,
+        args: [{ syncTimeoutSec: 60 }],
+      })) as L3RegressionResult;
       expect(r.checks.filter((c) => !c.ok)).toEqual([]);
       expect(r.passed).toBe(true);
-      expect(r.checks.map((c) => c.name)).toEqual(['api_200', 'api_404', 'pairing_complete', 'out_of_order_lww', 'dlq_row', 'freshness']);
+      expect(r.checks.map((c) => c.name)).toEqual([
+        'api_200',
+        'api_404',
+        'pairing_complete',
+        'out_of_order_lww',
+        'dlq_row',
+        'freshness',
+      ]);
     } finally {
       await consumer.stop();
     }

@@ -33,17 +33,48 @@ function stubActivities(overrides: Partial<Record<keyof Activities, (...args: ne
     defaultDumpPath: async () => '/dumps/demo',
     preflight: async () => ({ db: 'PostgreSQL 15', kafka: 'ok' }),
     migrate: async () => ({ current: '0002', head: '0002', applied: [] }),
-    backfill: async () => ({ checkpointId: 'c', linesRead: 10, rowsApplied: 10, rowsDlq: 0, rowsSkippedAfterUntil: 2, resumedFromLine: 0, resumedAfterCrash: false, seconds: 0.1 }),
-    syncWindow: async (i: { groupId: string; startAt: string }) => ({ groupId: i.groupId, startAt: i.startAt, caughtUp: true, lagAtEnd: 0, consumed: 5, applied: 5, dlq: 0, seconds: 0.1 }),
+    backfill: async () => ({
+      checkpointId: 'c',
+      linesRead: 10,
+      rowsApplied: 10,
+      rowsDlq: 0,
+      rowsSkippedAfterUntil: 2,
+      resumedFromLine: 0,
+      resumedAfterCrash: false,
+      seconds: 0.1,
+    }),
+    syncWindow: async (i: { groupId: string; startAt: string }) => ({
+      groupId: i.groupId,
+      startAt: i.startAt,
+      caughtUp: true,
+      lagAtEnd: 0,
+      consumed: 5,
+      applied: 5,
+      dlq: 0,
+      seconds: 0.1,
+    }),
     sampleTxIds: async () => ['tx-1', 'tx-2'],
     smoke: async (i: { present: string[]; absent: string[] }) => ({
       ok: true,
-      checks: [...i.present.map((txId) => ({ txId, expected: 200, got: 200, ok: true })), ...i.absent.map((txId) => ({ txId, expected: 404, got: 404, ok: true }))],
+      checks: [
+        ...i.present.map((txId) => ({ txId, expected: 200, got: 200, ok: true })),
+        ...i.absent.map((txId) => ({ txId, expected: 404, got: 404, ok: true })),
+      ],
     }),
-    hashApiPayloads: async (i: { txIds: string[] }) => ({ hash: 'h', perId: Object.fromEntries(i.txIds.map((t) => [t, 'x'])) }),
+    hashApiPayloads: async (i: { txIds: string[] }) => ({
+      hash: 'h',
+      perId: Object.fromEntries(i.txIds.map((t) => [t, 'x'])),
+    }),
     recordRunStarted: async () => undefined,
     recordRunFinished: async () => ({ reportPath: '/evidence/report.md' }),
-    replayDlq: async (i: { runId: string; dryRun?: boolean }) => ({ runId: i.runId, dryRun: i.dryRun ?? false, matched: 3, applied: 2, stillFailing: 1, skipped: 0 }),
+    replayDlq: async (i: { runId: string; dryRun?: boolean }) => ({
+      runId: i.runId,
+      dryRun: i.dryRun ?? false,
+      matched: 3,
+      applied: 2,
+      stillFailing: 1,
+      skipped: 0,
+    }),
     publishRegressionEvents: async () => ({}),
     verifyRegression: async () => [{ name: 'api_200', ok: true, detail: '' }],
     ...overrides,
@@ -62,15 +93,26 @@ function stubActivities(overrides: Partial<Record<keyof Activities, (...args: ne
 
 async function runRehearsal(activities: Record<string, unknown>, input: Record<string, unknown> = {}) {
   const taskQueue = `wf-logic-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
   return worker.runUntil(
-    env.client.workflow.execute('cutoverRehearsal', { taskQueue, workflowId: `rehearsal-${randomUUID()}`, args: [input] }) as Promise<CutoverRehearsalResult>,
+    env.client.workflow.execute('cutoverRehearsal', {
+      taskQueue,
+      workflowId: `rehearsal-${randomUUID()}`,
+      args: [input],
+    }) as Promise<CutoverRehearsalResult>,
   );
 }
 
-const fail = (type: string, msg = 'boom') => async () => {
-  throw ApplicationFailure.nonRetryable(msg, type);
-};
+const fail =
+  (type: string, msg = 'boom') =>
+  async () => {
+    throw ApplicationFailure.nonRetryable(msg, type);
+  };
 
 describe('cutoverRehearsal orchestration', () => {
   it('GO: runs preflight, migrate, backfill, sync, smoke, idempotency in order with defaults', async () => {
@@ -86,34 +128,60 @@ describe('cutoverRehearsal orchestration', () => {
       ['smoke', 'ok'],
       ['idempotency', 'ok'],
     ]);
-    expect(calls.filter((c) => ['preflight', 'migrate', 'backfill', 'syncWindow', 'smoke'].includes(c)).slice(0, 5)).toEqual([
-      'preflight',
-      'migrate',
-      'backfill',
-      'syncWindow',
-      'smoke',
-    ]);
+    expect(
+      calls
+        .filter((c) => ['preflight', 'migrate', 'backfill', 'syncWindow', 'smoke'].includes(c))
+        .slice(0, 5),
+    ).toEqual(['preflight', 'migrate', 'backfill', 'syncWindow', 'smoke']);
     expect(r.evidence.consumerGroup).toBe('bo-sync-test-rehearsal-v1');
     expect(r.evidence.dumpPath).toBe('/dumps/demo');
     // buffer default 5 minutes
-    expect(new Date(r.evidence.tCutover).getTime() - new Date(r.evidence.syncFrom).getTime()).toBe(5 * 60_000);
+    expect(new Date(r.evidence.tCutover).getTime() - new Date(r.evidence.syncFrom).getTime()).toBe(
+      5 * 60_000,
+    );
     expect(r.evidence.reportPath).toBe('/evidence/report.md');
   });
 
   const cases: [string, Partial<Record<keyof Activities, (...a: never[]) => unknown>>, string, string][] = [
-    ['preflight failure', { preflight: fail('Error', 'Kafka at 127.0.0.1:1 is not usable') }, 'ENVIRONMENT_BLOCKED', 'preflight'],
+    [
+      'preflight failure',
+      { preflight: fail('Error', 'Kafka at 127.0.0.1:1 is not usable') },
+      'ENVIRONMENT_BLOCKED',
+      'preflight',
+    ],
     ['migration error', { migrate: fail('MigrationChecksumError') }, 'MIGRATION_FAILED', 'migrate'],
-    ['migration not at head', { migrate: async () => ({ current: '0001', head: '0002', applied: [] }) }, 'MIGRATION_FAILED', 'migrate'],
+    [
+      'migration not at head',
+      { migrate: async () => ({ current: '0001', head: '0002', applied: [] }) },
+      'MIGRATION_FAILED',
+      'migrate',
+    ],
     ['bad dump', { backfill: fail('BackfillInputError', 'dump not found') }, 'BACKFILL_FAILED', 'backfill'],
     [
       'sync not caught up',
-      { syncWindow: async () => ({ groupId: 'g', startAt: '', caughtUp: false, lagAtEnd: 42, consumed: 1, applied: 1, dlq: 0, seconds: 1 }) },
+      {
+        syncWindow: async () => ({
+          groupId: 'g',
+          startAt: '',
+          caughtUp: false,
+          lagAtEnd: 42,
+          consumed: 1,
+          applied: 1,
+          dlq: 0,
+          seconds: 1,
+        }),
+      },
       'SYNC_TIMEOUT',
       'sync',
     ],
     [
       'smoke mismatch',
-      { smoke: async () => ({ ok: false, checks: [{ txId: 'tx-absent', expected: 404, got: 200, ok: false }] }) },
+      {
+        smoke: async () => ({
+          ok: false,
+          checks: [{ txId: 'tx-absent', expected: 404, got: 200, ok: false }],
+        }),
+      },
       'SMOKE_FAILED',
       'smoke',
     ],
@@ -135,7 +203,10 @@ describe('cutoverRehearsal orchestration', () => {
     const { activities } = stubActivities({
       hashApiPayloads: async (i: { txIds: string[] }) => {
         n += 1;
-        return { hash: `h${n}`, perId: Object.fromEntries(i.txIds.map((t) => [t, t === 'tx-2' ? `v${n}` : 'same'])) };
+        return {
+          hash: `h${n}`,
+          perId: Object.fromEntries(i.txIds.map((t) => [t, t === 'tx-2' ? `v${n}` : 'same'])),
+        };
       },
     });
     const r = await runRehearsal(activities, { idempotency: { txIds: ['tx-1', 'tx-2'] } });
@@ -189,9 +260,18 @@ describe('cutoverRehearsal orchestration', () => {
       },
     });
     const taskQueue = `wf-logic-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('cutoverRehearsal', { taskQueue, workflowId: `rehearsal-${randomUUID()}`, args: [{}] });
+      const handle = await env.client.workflow.start('cutoverRehearsal', {
+        taskQueue,
+        workflowId: `rehearsal-${randomUUID()}`,
+        args: [{}],
+      });
       let p: RehearsalProgress | undefined;
       for (let i = 0; i < 100; i++) {
         p = await handle.query<RehearsalProgress>('progress');
@@ -212,17 +292,48 @@ describe('dlqReplay and l3Regression orchestration', () => {
   it('dlqReplay returns the counts and records the run', async () => {
     const { activities } = stubActivities();
     const taskQueue = `wf-logic-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
-    const r = await worker.runUntil(env.client.workflow.execute('dlqReplay', { taskQueue, workflowId: `dlq-${randomUUID()}`, args: [{ dryRun: true }] }));
-    expect(r).toMatchObject({ dryRun: true, matched: 3, applied: 2, stillFailing: 1, skipped: 0, reportPath: '/evidence/report.md' });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    const r = await worker.runUntil(
+      env.client.workflow.execute('dlqReplay', {
+        taskQueue,
+        workflowId: `dlq-${randomUUID()}`,
+        args: [{ dryRun: true }],
+      }),
+    );
+    expect(r).toMatchObject({
+      dryRun: true,
+      matched: 3,
+      applied: 2,
+      stillFailing: 1,
+      skipped: 0,
+      reportPath: '/evidence/report.md',
+    });
   });
 
   it('l3Regression fails the workflow (red in the UI) when a check fails', async () => {
-    const { activities } = stubActivities({ verifyRegression: async () => [{ name: 'dlq_row', ok: false, detail: 'missing' }] });
+    const { activities } = stubActivities({
+      verifyRegression: async () => [{ name: 'dlq_row', ok: false, detail: 'missing' }],
+    });
     const taskQueue = `wf-logic-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
     await expect(
-      worker.runUntil(env.client.workflow.execute('l3Regression', { taskQueue, workflowId: `l3-${randomUUID()}`, args: [{}] })),
+      worker.runUntil(
+        env.client.workflow.execute('l3Regression', {
+          taskQueue,
+          workflowId: `l3-${randomUUID()}`,
+          args: [{}],
+        }),
+      ),
     ).rejects.toThrow(WorkflowFailedError);
   });
 });

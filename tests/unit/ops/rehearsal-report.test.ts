@@ -5,8 +5,22 @@ import type { CutoverRehearsalResult } from '../../../workflows/types';
 
 describe('canonicalPayload (idempotency hash input)', () => {
   it('ignores key order and the volatile fields event_time, data_lag_sec, ingested_at', () => {
-    const a = { tx_id: 't', amount: '1.00', ingested_at: '2026-01-01T00:00:00.000Z', data_lag_sec: 0.1, event_time: 'x', nested: { b: 1, a: 2 } };
-    const b = { nested: { a: 2, b: 1 }, event_time: 'y', data_lag_sec: 9, amount: '1.00', tx_id: 't', ingested_at: '2027-01-01T00:00:00.000Z' };
+    const a = {
+      tx_id: 't',
+      amount: '1.00',
+      ingested_at: '2026-01-01T00:00:00.000Z',
+      data_lag_sec: 0.1,
+      event_time: 'x',
+      nested: { b: 1, a: 2 },
+    };
+    const b = {
+      nested: { a: 2, b: 1 },
+      event_time: 'y',
+      data_lag_sec: 9,
+      amount: '1.00',
+      tx_id: 't',
+      ingested_at: '2027-01-01T00:00:00.000Z',
+    };
     expect(canonicalPayload(a)).toBe(canonicalPayload(b));
   });
   it('sees every other difference, including amount scale and null vs missing', () => {
@@ -45,7 +59,15 @@ describe('rehearsal report', () => {
     expect(md).toContain(ROLLBACK_RULE.SMOKE_FAILED);
   });
   it('has a rollback rule for every reason', () => {
-    for (const r of ['NONE', 'ENVIRONMENT_BLOCKED', 'MIGRATION_FAILED', 'BACKFILL_FAILED', 'SYNC_TIMEOUT', 'SMOKE_FAILED', 'IDEMPOTENCY_FAILED'] as const) {
+    for (const r of [
+      'NONE',
+      'ENVIRONMENT_BLOCKED',
+      'MIGRATION_FAILED',
+      'BACKFILL_FAILED',
+      'SYNC_TIMEOUT',
+      'SMOKE_FAILED',
+      'IDEMPOTENCY_FAILED',
+    ] as const) {
       expect(ROLLBACK_RULE[r].length).toBeGreaterThan(10);
     }
   });
