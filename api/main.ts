@@ -8,6 +8,7 @@ process.env.NODE_ENV ??= 'production';
 
 import { envOrExit } from '../core/env';
 import { logger } from '../core/log';
+import { registerPairingGauges } from '../db/pairing-stats';
 import { createPool } from '../db/pool';
 import { GroupCommitAuditWriter } from './audit';
 import { authenticatorFromEnv } from './auth';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   // Fails fast on a procedure the bridge cannot expose.
   buildOpenApiDocument(config.API_BASE_URL);
   const db = createPool();
+  registerPairingGauges(db);
   // Audit rows get their own small pool: a saturated lookup pool must not delay commits of audit batches.
   const auditPool = createPool(config.DATABASE_URL, 2);
   const audit = new GroupCommitAuditWriter(auditPool, config.AUDIT_FLUSH_MAX_ROWS);

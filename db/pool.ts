@@ -31,7 +31,7 @@ const livePools = new Set<pg.Pool>();
 
 // prom-client calls a metric's `collect` before every scrape (Gauge.get()); the gauges are declared once in
 // core/metrics.ts without one, and its typings do not expose the property, hence this setter.
-function onCollect(gauge: Gauge, fn: () => void | Promise<void>): void {
+export function onCollect(gauge: Gauge, fn: () => void | Promise<void>): void {
   (gauge as unknown as { collect?: () => void | Promise<void> }).collect = fn;
 }
 onCollect(dbPoolTotal, () => dbPoolTotal.set(sumOverPools((p) => p.totalCount)));
