@@ -8,6 +8,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import type { EventProfile } from '../contract';
+import { logger } from '../core/log';
 import { opsLastRunSuccess, opsRunsTotal } from '../core/metrics';
 import { migrateToHead } from '../db/migrate';
 import { BackfillInputError, runBackfill } from '../sync/backfill';
@@ -47,6 +48,19 @@ export interface ActivityDeps {
 }
 
 type RunKind = 'cutover_rehearsal' | 'dlq_replay' | 'l3_regression';
+
+/** Best effort: a leftover group only costs a little broker metadata, so a failure is logged, not thrown. */
+async function deleteConsumerGroup(brokers: string[], groupId: string): Promise<void> {
+  const admin = new Kafka({ clientId: 'tx-lookup-ops', brokers, logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch (err) {
+    logger('activities').warn('could not delete consumer group', { groupId, err });
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
 
 /** Heartbeats on a timer while `work` runs, so slow steps inside it never look like a dead worker. */
 async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
@@ -178,6 +192,8 @@ export function createActivities(deps: ActivityDeps) {
       groupId: string;
       startAt: string;
       timeoutSec: number;
+      /** Delete the consumer group afterwards (the idempotency replay's group has no later use). */
+      deleteGroupAfter?: boolean;
     }): Promise<SyncWindowResult> {
       const ctx = Context.current();
       const t0 = Date.now();
@@ -216,6 +232,7 @@ export function createActivities(deps: ActivityDeps) {
         };
       } finally {
         await consumer.stop();
+        if (input.deleteGroupAfter) await deleteConsumerGroup(deps.brokers, input.groupId);
       }
     },
 

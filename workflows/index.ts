@@ -241,6 +241,7 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
           groupId: `${consumerGroup}-replay`,
           startAt: syncFrom.toISOString(),
           timeoutSec: syncTimeoutSec,
+          deleteGroupAfter: true,
         });
         if (!replay.caughtUp)
           throw new StepFailed(

@@ -187,6 +187,14 @@ describe('cutoverRehearsal on the real stack', () => {
     for (const id of [dumpTx, postCutoverTx])
       expect((await fetch(`${api.url}/admin/tx/${id}`)).status).toBe(200);
 
+    // The idempotency replay's consumer group is removed afterwards; the rehearsal's own group stays.
+    const admin = createKafka({ brokers: e.KAFKA_BROKERS }).admin();
+    await admin.connect();
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+    await admin.disconnect();
+    expect(groups).toContain(r.evidence.consumerGroup);
+    expect(groups).not.toContain(`${r.evidence.consumerGroup}-replay`);
+
     const report = await readFile(r.evidence.reportPath!, 'utf8');
     expect(report).toContain('**Verdict: GO**');
     expect(report).toContain(tCutover.toISOString());
