@@ -2,6 +2,9 @@
 // ledger entries and payment orders, payment pairing, and dead letters. The SQL lives once, in merge-sql.ts;
 // this file feeds it (parameter arrays for a batch, a COPY-filled staging table for the backfill), isolates
 // rows the database refuses (validation first, SAVEPOINT bisection as the backstop) and classifies failures.
+// Every path ends in exactly the state of applying its rows one by one in arrival order, whatever the batching
+// (see merge-sql.ts); bisection halves and staged ranges are contiguous and merged in order, so that holds for
+// them too, and a later chunk is simply a later arrival.
 //
 // Metrics: this layer records db_query_latency_seconds / db_queries_total (op = apply_batch, merge_ledger, merge_orders,
 // merge_staged_ledger, merge_staged_orders, insert_dlq). It RETURNS pairing and version-missing counts instead
@@ -24,6 +27,12 @@ import {
 import { timed } from './pool';
 
 export type WriteSource = 'consumer' | 'backfill' | 'replay';
+/**
+ * Per input row. A call writes each key at most once, its net result: the version carrying that write reports
+ * 'inserted' / 'updated'; every other version is 'unchanged' when identical to the key's final row (a
+ * redelivery), else 'stale' (older than the stored row, or superseded inside the same call); 'rejected' when the
+ * database refused it.
+ */
 export type RowOutcome = 'inserted' | 'updated' | 'stale' | 'unchanged' | 'rejected';
 /** index into the input array -> becomes a DB_REJECTED DLQ row */
 export interface RejectedRow {
@@ -624,6 +633,10 @@ async function mergeStaged(
 
   // Fresh statistics for the planner: the staging table may hold anything from 1 to 1e6 rows.
   await client.query(`ANALYZE ${spec.stagingTable}`);
+  // The merge's CTE row estimates grow with the staged rows; past jit_above_cost PostgreSQL would spend up to
+  // seconds JIT-compiling a statement that runs about a second. JIT never pays off here: off until the end of
+  // the caller's transaction.
+  await client.query(`SET LOCAL jit = off`);
   const whole = await attempt(client, () => run());
   if (whole.ok) {
     add(whole.value.rows[0]!);
@@ -655,11 +668,14 @@ async function mergeStaged(
   return summary;
 }
 
-/** Merge (and empty) pg_temp.stage_ledger with the same LWW + pairing statement; inside the caller's transaction. */
+/**
+ * Merge (and empty) pg_temp.stage_ledger with the same LWW + pairing statement; inside the caller's transaction
+ * (which then runs with jit = off).
+ */
 export async function mergeStagedLedger(client: pg.ClientBase, source: WriteSource): Promise<MergeSummary> {
   return mergeStaged(client, LEDGER_SPEC, source);
 }
-/** Merge (and empty) pg_temp.stage_orders with the same LWW statement; inside the caller's transaction. */
+/** Merge (and empty) pg_temp.stage_orders with the same LWW statement; inside the caller's transaction (jit = off). */
 export async function mergeStagedOrders(client: pg.ClientBase, source: WriteSource): Promise<MergeSummary> {
   return mergeStaged(client, ORDER_SPEC, source);
 }

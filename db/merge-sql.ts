@@ -2,22 +2,49 @@
 // statement built here, over either a per-batch `unnest(...)` of parameter arrays or a COPY-filled staging
 // table. The version comparison itself is bo.lww_newer / bo.lww_winner (migration 0001).
 //
+// Exactness. A merge ends in exactly the state of applying its rows ONE BY ONE in arrival order, so the result
+// never depends on how rows are cut into batches or chunks. The SPEC §2 rule is not transitive when versioned and
+// unversioned rows mix (stored (t46, v3), then [unversioned U, (t44, v2)]: one by one U wins by arrival, then
+// (t44, v2) wins over U; folded first, (t44, v2) loses to the stored row), so a key's versions cannot always be
+// reduced before they meet the stored row:
+//   * a key seen once, or a "safe" key, is folded in the batch and the winner is upserted with the rule in
+//     ON CONFLICT ... WHERE, as before. A key is safe when all its versions in the batch share one stamp class
+//     (updated_at only, source_version only, or neither), or all carry both stamps and the fold's winner (decided
+//     by updated_at) also holds the highest source_version: then "fold, then compare with the stored row" equals
+//     one-by-one application whatever the stored row's class. Producers stamp every version of a key the same
+//     way, so this is the common case and costs nothing extra.
+//   * any other key is DECIDED against its stored row, locked first (SELECT ... FOR UPDATE in this statement):
+//     one by one from stored row S, S stays until the first version k that beats it, and from then on the state
+//     no longer depends on S, so the result is the fold of versions k..n (or S when no version beats it). Only
+//     that net result is written (no intermediate states), and a redelivered history leaves the row untouched.
+//     When such a batch exists, every existing key of the batch is locked, in key order, before anything is
+//     written (the upsert then takes no row lock out of order). A key that did not exist at lock time but is
+//     inserted by a racing writer before our insert falls back to the ON CONFLICT rule (never a regression).
+//
 // One statement, data-modifying CTEs:
-//   src        the incoming versions (arrival_seq = input index / dump line order; unique within one merge)
-//   win        one version per key: keys seen once pass through; several versions are folded in arrival
-//              order with bo.lww_winner (so ON CONFLICT never touches a row twice)
-//   upserted   INSERT ... ON CONFLICT (pk) DO UPDATE ... WHERE incoming is newer (bo.lww_newer) AND its
-//              content differs. The WHERE is evaluated against the latest committed row under its row lock,
-//              so racing writers cannot regress a key. Rows are written in key order (deadlock avoidance).
+//   src        the incoming versions (arrival_seq = input index / dump line order; unique within one merge),
+//              with their stamp class
+//   plan       per key seen several times: the fold (bo.lww_winner in arrival order) and whether it is safe
+//   locked     only if some key is not safe: the stored rows of the batch's keys, locked in key order
+//   unsafe, decided   for the unsafe keys: which versions beat the locked row, and the fold from the first one
+//   win        one version per key (so ON CONFLICT never touches a row twice)
+//   upserted   INSERT ... ON CONFLICT (pk) DO UPDATE ... WHERE (incoming is newer (bo.lww_newer), or the key was
+//              decided against its locked row) AND its content differs. The WHERE is evaluated against the latest
+//              committed row under its row lock, so racing writers cannot regress a key. Rows are written in key
+//              order (deadlock avoidance).
 //   classified per-winner outcome: inserted / updated (RETURNING, xmax = 0 means inserted), unchanged (the
 //              stored row equals it), stale (the stored row is newer)
+//   kept       keys of several versions whose final row is the stored one (stale winner, or none beat it)
+//   others     every other version: superseded inside the batch; 'unchanged' if identical to the key's final
+//              row (the winner, or the stored row when the winner was stale or no version beat it), else 'stale'
 //   pairs_up   (ledger only) the current-version pairable entries, aggregated per related_id, upserted into
 //              bo.payment_ledger_pairs: slots are filled once, COMPLETE never regresses, a different tx_id
 //              for a filled slot is appended to conflict_tx_ids once (bo.pair_conflicts); no-op updates are
 //              skipped so a replay changes no pair row.
-// Reads of the target tables inside the statement see the pre-statement snapshot: that is what
-// `classified` and the pairing counts compare against. Those reads are correlated primary-key lookups, never
-// joins against whole tables, so the plan stays index-only however large the tables grow.
+// Reads of the target tables inside the statement see the pre-statement snapshot (except `locked`, which reads
+// and locks the latest committed rows): that is what `classified` and the pairing counts compare against. Those
+// reads are primary-key lookups, never joins against whole tables, so the plan stays index-only however large
+// the tables grow.
 //
 // batchSql puts a ledger merge (CTEs prefixed l_), an order merge (o_) and the dead-letter insert into ONE
 // statement: atomic on its own, so a consumer batch costs one round trip.
@@ -202,32 +229,25 @@ export function mergeParts(
   mode: 'rows' | 'counts',
   prefix: string,
 ): { ctes: string[]; result: string } {
-  const n = Object.fromEntries(
-    [
-      'src',
-      'folded',
-      'win',
-      'upserted',
-      'classified',
-      'losers',
-      'outcomes',
-      'pair_batch',
-      'pairs_up',
-      'pair_counts',
-      'result',
-    ].map((x) => [x, `${prefix}${x}`]),
-  ) as Record<
-    | 'src'
-    | 'folded'
-    | 'win'
-    | 'upserted'
-    | 'classified'
-    | 'losers'
-    | 'outcomes'
-    | 'pair_batch'
-    | 'pairs_up'
-    | 'pair_counts'
-    | 'result',
+  const names = [
+    'src',
+    'plan',
+    'locked',
+    'unsafe',
+    'decided',
+    'win',
+    'upserted',
+    'classified',
+    'kept',
+    'others',
+    'outcomes',
+    'pair_batch',
+    'pairs_up',
+    'pair_counts',
+    'result',
+  ] as const;
+  const n = Object.fromEntries(names.map((x) => [x, `${prefix}${x}`])) as Record<
+    (typeof names)[number],
     string
   >;
   const pk = spec.pk;
@@ -237,26 +257,60 @@ export function mergeParts(
   const srcSelect = spec.columns
     .map((c) => (c.pgType !== 'text' ? `s.${c.name}::${c.pgType} AS ${c.name}` : `s.${c.name}`))
     .join(', ');
+  // 0 neither, 1 source_version only, 2 updated_at only, 3 both
+  const stampClass = `((s.updated_at IS NOT NULL)::int * 2 + (s.source_version IS NOT NULL)::int)`;
   const isLedger = spec.kind === 'ledger';
   const pairable = `w.related_id IS NOT NULL AND w.related_type = 'PAYMENT_ORDER' AND w.entry_type IN ('PAYMENT', 'RECEIVE')`;
 
   const ctes: string[] = [
     `${n.src} AS MATERIALIZED (
-      SELECT s.arrival_seq, ${srcSelect}, count(*) OVER (PARTITION BY s.${pk}) AS versions
+      SELECT s.arrival_seq, ${srcSelect}, ${stampClass} AS stamp_class,
+        count(*) OVER (PARTITION BY s.${pk}) AS versions
       FROM ${from})`,
-    `${n.folded} AS (
-      SELECT ${pk}, (bo.lww_winner(updated_at, source_version, arrival_seq ORDER BY arrival_seq)).arrival_seq AS win_seq
-      FROM ${n.src} WHERE versions > 1 GROUP BY ${pk})`,
+    `${n.plan} AS MATERIALIZED (
+      SELECT ${pk}, (fold).arrival_seq AS fold_seq,
+        min_class = max_class AND (min_class <> 3 OR (fold).source_version = max_version) AS safe
+      FROM (SELECT ${pk},
+              bo.lww_winner(updated_at, source_version, arrival_seq ORDER BY arrival_seq) AS fold,
+              min(stamp_class) AS min_class, max(stamp_class) AS max_class, max(source_version) AS max_version
+            FROM ${n.src} WHERE versions > 1 GROUP BY ${pk}) k)`,
+    // The array is only built (and rows only locked) when some key is unsafe.
+    `${n.locked} AS MATERIALIZED (
+      SELECT t.${pk}, ${nonKey.map((c) => `t.${c}`).join(', ')}
+      FROM ${spec.table} t
+      WHERE t.${pk} = ANY (CASE WHEN EXISTS (SELECT 1 FROM ${n.plan} WHERE NOT safe)
+                               THEN ARRAY(SELECT DISTINCT ${pk} FROM ${n.src}) END)
+      ORDER BY t.${pk}
+      FOR UPDATE OF t)`,
+    // Versions of the unsafe keys, each marked with whether it beats the locked stored row (no row: it does).
+    `${n.unsafe} AS MATERIALIZED (
+      SELECT v.${pk}, v.arrival_seq, v.updated_at, v.source_version, l.${pk} IS NOT NULL AS stored,
+        (l.${pk} IS NULL OR bo.lww_newer(v.updated_at, v.source_version, l.updated_at, l.source_version)) AS beats_stored
+      FROM ${n.src} v
+      JOIN ${n.plan} p ON p.${pk} = v.${pk} AND NOT p.safe
+      LEFT JOIN ${n.locked} l ON l.${pk} = v.${pk})`,
+    // One by one, the stored row stays until the first version beating it; the result is the fold from there.
+    // win_seq is NULL when no version beats the stored row (the row stays).
+    `${n.decided} AS MATERIALIZED (
+      SELECT ${pk}, stored,
+        (bo.lww_winner(updated_at, source_version, arrival_seq ORDER BY arrival_seq)
+           FILTER (WHERE arrival_seq >= first_newer)).arrival_seq AS win_seq
+      FROM (SELECT *, min(arrival_seq) FILTER (WHERE beats_stored) OVER (PARTITION BY ${pk}) AS first_newer
+            FROM ${n.unsafe}) u
+      GROUP BY ${pk}, stored)`,
     `${n.win} AS MATERIALIZED (
       SELECT * FROM ${n.src} WHERE versions = 1
       UNION ALL
-      SELECT x.* FROM ${n.src} x JOIN ${n.folded} f ON f.${pk} = x.${pk} AND f.win_seq = x.arrival_seq)`,
+      SELECT x.* FROM ${n.src} x JOIN ${n.plan} p ON p.${pk} = x.${pk} AND p.safe AND p.fold_seq = x.arrival_seq
+      UNION ALL
+      SELECT x.* FROM ${n.src} x JOIN ${n.decided} d ON d.${pk} = x.${pk} AND d.win_seq = x.arrival_seq)`,
     `${n.upserted} AS (
       INSERT INTO ${spec.table} AS t (${business.join(', ')}, ingested_at, source)
       SELECT ${business.join(', ')}, now(), ${sourceLiteral(source)} FROM ${n.win} ORDER BY ${pk}
       ON CONFLICT (${pk}) DO UPDATE SET
         ${nonKey.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, ingested_at = EXCLUDED.ingested_at, source = EXCLUDED.source
-      WHERE bo.lww_newer(EXCLUDED.updated_at, EXCLUDED.source_version, t.updated_at, t.source_version)
+      WHERE (bo.lww_newer(EXCLUDED.updated_at, EXCLUDED.source_version, t.updated_at, t.source_version)
+             OR EXCLUDED.${pk} IN (SELECT d.${pk} FROM ${n.decided} d WHERE d.stored))
         AND ${row('t')} IS DISTINCT FROM ${row('EXCLUDED')}
       RETURNING t.${pk}, (t.xmax = 0) AS inserted)`,
     // The stored row is looked up (by primary key, only for winners the upsert did not write) to tell an
@@ -266,20 +320,35 @@ export function mergeParts(
         CASE WHEN u.${pk} IS NOT NULL THEN CASE WHEN u.inserted THEN 'inserted' ELSE 'updated' END
              WHEN EXISTS (SELECT 1 FROM ${spec.table} c WHERE c.${pk} = w.${pk} AND ${row('c')} IS NOT DISTINCT FROM ${row('w')})
                THEN 'unchanged'
-             ELSE 'stale' END AS outcome
+             ELSE 'stale' END AS outcome,
+        w.versions > 1 AS several
         ${isLedger ? `, (${pairable}) AS pairable, w.related_id, w.entry_type` : ''}
       FROM ${n.win} w
       LEFT JOIN ${n.upserted} u ON u.${pk} = w.${pk})`,
-    // Superseded versions inside the batch: a copy identical to the winner is 'unchanged', anything else 'stale'.
-    `${n.losers} AS (
+    // Keys of several versions whose final row is the stored one (the winner was stale, or no version beat the
+    // stored row), read by primary key (pre-statement snapshot).
+    `${n.kept} AS MATERIALIZED (
+      SELECT st.${pk}, ${nonKey.map((c) => `st.${c}`).join(', ')}
+      FROM ${spec.table} st
+      WHERE st.${pk} = ANY (ARRAY(
+        SELECT ${pk} FROM ${n.classified} WHERE outcome = 'stale' AND several
+        UNION ALL
+        SELECT ${pk} FROM ${n.decided} WHERE win_seq IS NULL)))`,
+    // Superseded versions inside the batch: a copy identical to the key's final row is 'unchanged', anything else
+    // 'stale'.
+    `${n.others} AS (
       SELECT s.arrival_seq,
-        CASE WHEN ${row('s')} IS NOT DISTINCT FROM ${row('w')} THEN 'unchanged' ELSE 'stale' END AS outcome
-      FROM ${n.src} s JOIN ${n.win} w ON w.${pk} = s.${pk}
-      WHERE s.versions > 1 AND s.arrival_seq <> w.arrival_seq)`,
+        CASE WHEN CASE WHEN k.${pk} IS NOT NULL THEN ${row('s')} IS NOT DISTINCT FROM ${row('k')}
+                       ELSE ${row('s')} IS NOT DISTINCT FROM ${row('w')} END
+             THEN 'unchanged' ELSE 'stale' END AS outcome
+      FROM ${n.src} s
+      LEFT JOIN ${n.win} w ON w.${pk} = s.${pk}
+      LEFT JOIN ${n.kept} k ON k.${pk} = s.${pk}
+      WHERE s.versions > 1 AND s.arrival_seq IS DISTINCT FROM w.arrival_seq)`,
     `${n.outcomes} AS (
       SELECT arrival_seq, outcome FROM ${n.classified}
       UNION ALL
-      SELECT arrival_seq, outcome FROM ${n.losers})`,
+      SELECT arrival_seq, outcome FROM ${n.others})`,
   ];
 
   if (isLedger) {
