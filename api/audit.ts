@@ -40,13 +40,13 @@ interface Pending {
 
 const INSERT_AUDIT_BATCH = `
 INSERT INTO bo.admin_audit_logs
-  (occurred_at, actor_sub, actor_roles, route, params, result, status_code, duration_ms, result_count,
+  (occurred_at, sub, actor_roles, route, params, result, status_code, duration_ms, result_count,
    client_ip, user_agent, request_id)
-SELECT occurred_at, actor_sub, actor_roles::text[], route, params, result, status_code, duration_ms, result_count,
+SELECT occurred_at, sub, actor_roles::text[], route, params, result, status_code, duration_ms, result_count,
        client_ip, user_agent, request_id
 FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::int[],
             $8::float8[], $9::int[], $10::text[], $11::text[], $12::text[])
-  AS t(occurred_at, actor_sub, actor_roles, route, params, result, status_code, duration_ms, result_count,
+  AS t(occurred_at, sub, actor_roles, route, params, result, status_code, duration_ms, result_count,
        client_ip, user_agent, request_id)`;
 
 const USER_AGENT_MAX = 512;

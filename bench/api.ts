@@ -181,7 +181,7 @@ async function cleanup(pool: pg.Pool, prefix: string, actor: string): Promise<vo
   await pool.query('DELETE FROM bo.payment_orders WHERE order_id LIKE $1', [like]);
   await pool.query('DELETE FROM bo.ledger_entries WHERE tx_id LIKE $1', [like]);
   // The run's own audit rows are synthetic load, not admin activity.
-  await pool.query('DELETE FROM bo.admin_audit_logs WHERE actor_sub = $1', [actor]);
+  await pool.query('DELETE FROM bo.admin_audit_logs WHERE sub = $1', [actor]);
 }
 
 // --- API process ---------------------------------------------------------------------------------------

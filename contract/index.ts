@@ -10,7 +10,7 @@ export type {
   EventProfile,
   EnvelopeShape,
 } from './types';
-export { PROFILES, getProfile, streamForTopic, streamForEventType } from './profiles';
+export { PROFILES, getProfile, streamForTopic, streamForEventType, normalizeEventType } from './profiles';
 export { statusGroupOf, STATUS_GROUPS_V2, STATUS_SET_VERSION } from './status';
 export {
   isValidId,

@@ -2,7 +2,11 @@
 // startup error. To support a new upstream, add an entry here — the decoder is table-driven.
 import type { EventProfile, StreamKind } from './types';
 
-/** Envelope event types every profile accepts (SPEC §1.1 envelope `{ event_type, payload }`). */
+/**
+ * Envelope event types every profile accepts (SPEC §1.1 envelope `{ event_type, payload }`), in their
+ * documented spellings; streamForEventType also accepts them in any case and with any of the `.`/`_`/`-`
+ * separators (`LEDGER_ENTRY_UPSERTED`, `ledger_entry_upserted`, ...).
+ */
 const CANONICAL_EVENT_TYPES: Record<StreamKind, readonly string[]> = {
   ledger: ['LedgerEntryUpserted', 'ledger.entry.upserted'],
   order: ['PaymentOrderUpserted', 'payment.order.upserted'],
@@ -89,9 +93,49 @@ export function streamForTopic(profile: EventProfile, topic: string): StreamKind
   return null;
 }
 
-/** The stream an envelope event type names under this profile, or null if it is not an accepted type. */
-export function streamForEventType(profile: EventProfile, eventType: string): StreamKind | null {
-  if (profile.eventTypes.ledger.includes(eventType)) return 'ledger';
-  if (profile.eventTypes.order.includes(eventType)) return 'order';
-  return null;
+/**
+ * The comparison form of an envelope event type: lowercase, without the `.`, `_` and `-` separators, so
+ * `LedgerEntryUpserted`, `ledger.entry.upserted`, `LEDGER_ENTRY_UPSERTED` and `ledger-entry-upserted` are one
+ * type. Anything else (other letters, spaces, other punctuation) still tells types apart.
+ */
+export function normalizeEventType(eventType: string): string {
+  return eventType.replace(/[._-]/g, '').toLowerCase();
 }
+
+// Longer than any accepted type: not normalised at all (a huge bogus type costs nothing).
+const MAX_EVENT_TYPE_LENGTH = 256;
+const eventTypeIndex = new WeakMap<EventProfile, ReadonlyMap<string, StreamKind>>();
+
+function eventTypesOf(profile: EventProfile): ReadonlyMap<string, StreamKind> {
+  let index = eventTypeIndex.get(profile);
+  if (!index) {
+    const built = new Map<string, StreamKind>();
+    for (const stream of ['ledger', 'order'] as const) {
+      for (const t of profile.eventTypes[stream]) {
+        const key = normalizeEventType(t);
+        const other = built.get(key);
+        if (other && other !== stream) {
+          throw new Error(
+            `profile ${profile.id}: event type ${JSON.stringify(t)} names both the ${other} and the ${stream} stream`,
+          );
+        }
+        built.set(key, stream);
+      }
+    }
+    index = built;
+    eventTypeIndex.set(profile, index);
+  }
+  return index;
+}
+
+/**
+ * The stream an envelope event type names under this profile, or null if it is not an accepted type.
+ * Matching ignores case and the `.`/`_`/`-` separators (see normalizeEventType).
+ */
+export function streamForEventType(profile: EventProfile, eventType: string): StreamKind | null {
+  if (eventType.length > MAX_EVENT_TYPE_LENGTH) return null;
+  return eventTypesOf(profile).get(normalizeEventType(eventType)) ?? null;
+}
+
+// A profile whose event types collide across streams once normalised is a startup error, not a decode-time one.
+for (const profile of Object.values(PROFILES)) eventTypesOf(profile);

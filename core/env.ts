@@ -92,8 +92,9 @@ const schema = z
     EVIDENCE_DIR: z.string().default('var/evidence'),
   })
   .transform((e, ctx) => {
-    // AUTH_MODE defaults: disabled for local/test, oidc otherwise.
-    const authMode = e.AUTH_MODE ?? (e.APP_ENV === 'local' || e.APP_ENV === 'test' ? 'disabled' : 'oidc');
+    // AUTH_MODE default (SPEC §8): disabled for local only, oidc for every other APP_ENV (test included:
+    // a test setup that relies on disabled auth says AUTH_MODE=disabled explicitly).
+    const authMode = e.AUTH_MODE ?? (e.APP_ENV === 'local' ? 'disabled' : 'oidc');
     if (authMode === 'disabled' && e.APP_ENV === 'prod') {
       ctx.addIssue({
         code: 'custom',

@@ -1,5 +1,5 @@
 // drizzle-orm table definitions of schema `bo`: the single source of TS row types for the tables.
-// The DDL itself is migrations/0001_bo_schema.sql (forward-only SQL is authoritative); these definitions must
+// The DDL itself is migrations/*.sql (forward-only SQL is authoritative); these definitions must
 // match it column for column — tests/integration/db/schema.test.ts compares them with information_schema.
 import { sql } from 'drizzle-orm';
 import {
@@ -91,7 +91,7 @@ export const adminAuditLogs = bo.table(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     occurred_at: tstz('occurred_at').notNull(),
-    actor_sub: text('actor_sub').notNull(),
+    sub: text('sub').notNull(),
     actor_roles: text('actor_roles')
       .array()
       .notNull()
@@ -108,7 +108,7 @@ export const adminAuditLogs = bo.table(
   },
   (t) => [
     index('admin_audit_logs_occurred_at_idx').on(t.occurred_at),
-    index('admin_audit_logs_actor_idx').on(t.actor_sub, t.occurred_at),
+    index('admin_audit_logs_actor_idx').on(t.sub, t.occurred_at),
     index('admin_audit_logs_request_id_idx').on(t.request_id),
   ],
 );
@@ -159,7 +159,18 @@ export const opsRuns = bo.table(
     workflow_id: text('workflow_id'),
     started_at: tstz('started_at').notNull().defaultNow(),
     finished_at: tstz('finished_at'),
-    status: text('status', { enum: ['RUNNING', 'GO', 'NO_GO', 'PASSED', 'FAILED', 'COMPLETED'] }).notNull(),
+    status: text('status', {
+      enum: [
+        'RUNNING',
+        'GO',
+        'NO_GO',
+        'PASSED',
+        'FAILED',
+        'COMPLETED',
+        'COMPLETED_WITH_FAILURES',
+        'CANCELLED',
+      ],
+    }).notNull(),
     reason: text('reason'),
     input: jsonb('input').$type<Record<string, unknown>>().notNull().default({}),
     result: jsonb('result').$type<Record<string, unknown>>(),

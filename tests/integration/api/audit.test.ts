@@ -47,11 +47,13 @@ describe('group commit', () => {
       ),
     );
     expect(replies.map((r) => r.status).sort()).toEqual([...Array(40).fill(200), ...Array(20).fill(404)]);
-    const rows = await db.query<{ request_id: string; result: string }>(
-      `SELECT request_id, result FROM bo.admin_audit_logs WHERE request_id = ANY($1)`,
+    const rows = await db.query<{ request_id: string; result: string; sub: string }>(
+      `SELECT request_id, result, sub FROM bo.admin_audit_logs WHERE request_id = ANY($1)`,
       [ids],
     );
     expect(rows.rows).toHaveLength(60);
+    // who, as `sub` (SPEC §4.3): the auth-disabled local principal
+    expect(new Set(rows.rows.map((r) => r.sub))).toEqual(new Set(['local-dev']));
     expect(new Set(rows.rows.map((r) => r.request_id)).size).toBe(60);
     expect(rows.rows.filter((r) => r.result === 'NOT_FOUND')).toHaveLength(20);
     expect(writer.flushes).toBeGreaterThanOrEqual(1);
@@ -82,6 +84,7 @@ describe('group commit', () => {
     expect(writer.flushes).toBeLessThanOrEqual(4);
     const rows = await auditRowsFor(db, id);
     expect(rows).toHaveLength(10);
+    expect(rows[0]?.sub).toBe('batch-test');
     expect(rows[0]?.actor_roles).toEqual(['ADMIN_READ', 'we"ird,role\\x']);
     expect(rows[0]?.params.note).toBe('quote \' and " and unicode é');
     expect(rows[0]?.user_agent).toHaveLength(512);

@@ -99,7 +99,7 @@ describe('valid tokens', () => {
     expect((await get(api, `/admin/tx/${TX}`, { ...bearer(token), 'x-request-id': id })).status).toBe(200);
     const rows = await auditRowsFor(db, id);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ actor_sub: 'carol', actor_roles: ['ADMIN_READ', 'OTHER'] });
+    expect(rows[0]).toMatchObject({ sub: 'carol', actor_roles: ['ADMIN_READ', 'OTHER'] });
     expect(JSON.stringify(rows[0])).not.toContain(token.split('.')[2]);
   });
 

@@ -561,7 +561,7 @@ describe('audit rows of lookups', () => {
       expect(rows, path).toHaveLength(1);
       const row = rows[0]!;
       expect(row).toMatchObject({
-        actor_sub: 'local-dev',
+        sub: 'local-dev',
         actor_roles: ['ADMIN_READ', 'ADMIN_AUDIT'],
         route,
         params,

@@ -157,7 +157,7 @@ export async function insertPair(
 
 export interface AuditLogRow {
   occurred_at: Date;
-  actor_sub: string;
+  sub: string;
   actor_roles: string[];
   route: string;
   params: Record<string, unknown>;

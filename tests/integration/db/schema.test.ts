@@ -1,4 +1,5 @@
-// db/schema.ts (drizzle, the TS types) must match what the migrations create, column for column.
+// db/schema.ts (drizzle, the TS types) must match what the migrations create, column for column, and its
+// text enums must match the CHECK constraints value for value.
 import { PgTable, getTableConfig } from 'drizzle-orm/pg-core';
 import { is } from 'drizzle-orm';
 import type pg from 'pg';
@@ -43,6 +44,30 @@ describe('drizzle schema vs database', () => {
         not_null: c.notNull,
       }));
       expect(declared).toEqual(res.rows);
+    },
+  );
+
+  it.each(tables.map((t) => [getTableConfig(t).name, t] as const))(
+    '%s: text enums list exactly the values the CHECK constraints allow',
+    async (name, table) => {
+      // Each single-column CHECK's quoted literals, e.g. status IN ('RUNNING', ...) -> ['RUNNING', ...].
+      const res = await pool.query<{ column: string; def: string }>(
+        `SELECT a.attname AS column, pg_get_constraintdef(c.oid) AS def
+         FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+         WHERE c.conrelid = $1::regclass AND c.contype = 'c' AND cardinality(c.conkey) = 1`,
+        [`bo.${name}`],
+      );
+      const allowed = new Map<string, string[]>();
+      for (const r of res.rows) {
+        const values = [...r.def.matchAll(/'((?:[^']|'')*)'::text/g)].map((m) => m[1]!.replace(/''/g, "'"));
+        if (values.length > 0) allowed.set(r.column, [...(allowed.get(r.column) ?? []), ...values].sort());
+      }
+      const declared = new Map(
+        getTableConfig(table)
+          .columns.filter((c) => (c.enumValues?.length ?? 0) > 0)
+          .map((c) => [c.name, [...c.enumValues!].sort()]),
+      );
+      expect(declared).toEqual(allowed);
     },
   );
 });

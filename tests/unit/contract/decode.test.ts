@@ -140,22 +140,27 @@ describe('canonical-v1 ledger entries', () => {
     expect(entryOf(nullAlias).source_version).toBe(5);
   });
 
-  it.each(['LedgerEntryUpserted', 'ledger.entry.upserted'])(
-    'decodes an envelope with event_type %s',
-    (eventType) => {
-      const payload = {
-        tx_id: 'tx-e',
-        wallet_id: 'w',
-        entry_type: 'PAYMENT',
-        amount: '5.00',
-        event_time: '2026-01-01T00:00:00Z',
-      };
-      const entry = entryOf(
-        kafka(LEDGER, JSON.stringify({ event_type: eventType, payload, emitted_at: 'whenever' })),
-      );
-      expect(entry).toMatchObject({ tx_id: 'tx-e', amount: '5.00' });
-    },
-  );
+  it.each([
+    'LedgerEntryUpserted',
+    'ledger.entry.upserted',
+    // another producer's spellings: any case, `.`/`_`/`-` separators
+    'LEDGER_ENTRY_UPSERTED',
+    'ledger_entry_upserted',
+    'ledger-entry-upserted',
+    'Ledger.Entry_Upserted',
+  ])('decodes an envelope with event_type %s', (eventType) => {
+    const payload = {
+      tx_id: 'tx-e',
+      wallet_id: 'w',
+      entry_type: 'PAYMENT',
+      amount: '5.00',
+      event_time: '2026-01-01T00:00:00Z',
+    };
+    const entry = entryOf(
+      kafka(LEDGER, JSON.stringify({ event_type: eventType, payload, emitted_at: 'whenever' })),
+    );
+    expect(entry).toMatchObject({ tx_id: 'tx-e', amount: '5.00' });
+  });
 
   it('keeps a JSON number amount exact inside an envelope', () => {
     const text =
@@ -230,17 +235,20 @@ describe('canonical-v1 payment orders', () => {
     expect(decoded.ok && decoded.versionMissing).toBe(true);
   });
 
-  it.each(['PaymentOrderUpserted', 'payment.order.upserted'])(
-    'decodes an envelope with event_type %s',
-    (eventType) => {
-      const payload = { order_id: 'o-e', status: 'CANCELED', amount: 3, event_time: '2026-01-01T00:00:00Z' };
-      expect(orderOf(kafka(ORDER, JSON.stringify({ event_type: eventType, payload })))).toMatchObject({
-        order_id: 'o-e',
-        status_group: 'CANCELLED',
-        amount: '3',
-      });
-    },
-  );
+  it.each([
+    'PaymentOrderUpserted',
+    'payment.order.upserted',
+    'PAYMENT_ORDER_UPSERTED',
+    'payment_order_upserted',
+    'payment-order-upserted',
+  ])('decodes an envelope with event_type %s', (eventType) => {
+    const payload = { order_id: 'o-e', status: 'CANCELED', amount: 3, event_time: '2026-01-01T00:00:00Z' };
+    expect(orderOf(kafka(ORDER, JSON.stringify({ event_type: eventType, payload })))).toMatchObject({
+      order_id: 'o-e',
+      status_group: 'CANCELLED',
+      amount: '3',
+    });
+  });
 });
 
 describe('oltp-legacy-v0', () => {

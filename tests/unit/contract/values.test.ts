@@ -6,6 +6,7 @@ import {
   canonicalDecimal,
   getProfile,
   isValidId,
+  normalizeEventType,
   parseSourceVersion,
   parseTimestamp,
   statusGroupOf,
@@ -272,7 +273,48 @@ describe('profiles', () => {
     expect(streamForEventType(canonical, 'ledger.entry.upserted')).toBe('ledger');
     expect(streamForEventType(canonical, 'PaymentOrderUpserted')).toBe('order');
     expect(streamForEventType(canonical, 'payment.order.upserted')).toBe('order');
-    expect(streamForEventType(canonical, 'LEDGER_ENTRY_UPSERTED')).toBeNull();
     expect(streamForEventType(getProfile('oltp-legacy-v0'), 'LEDGER_ENTRY_UPSERTED')).toBe('ledger');
+    expect(streamForEventType(canonical, 'oltp.ledger_entries')).toBeNull(); // legacy-only type
+  });
+
+  it.each([
+    ['LEDGER_ENTRY_UPSERTED', 'ledger'],
+    ['ledger_entry_upserted', 'ledger'],
+    ['ledger-entry-upserted', 'ledger'],
+    ['LedgerEntryUpserted', 'ledger'],
+    ['ledgerEntryUpserted', 'ledger'],
+    ['Ledger.Entry.Upserted', 'ledger'],
+    ['PAYMENT_ORDER_UPSERTED', 'order'],
+    ['payment_order_upserted', 'order'],
+    ['Payment-Order-Upserted', 'order'],
+  ] as const)('canonical-v1 matches event type %s case- and separator-insensitively', (type, stream) => {
+    expect(streamForEventType(getProfile('canonical-v1'), type)).toBe(stream);
+    expect(streamForEventType(getProfile('oltp-legacy-v0'), type)).toBe(stream);
+  });
+
+  it.each([
+    'LEDGER_ENTRY_DELETED',
+    'LedgerEntryUpsert',
+    'ledger entry upserted',
+    'ledger/entry/upserted',
+    'PAYMENT_ORDER',
+    '',
+    '___',
+    'L'.repeat(300),
+  ])('canonical-v1 still refuses the different event type %j', (type) => {
+    expect(streamForEventType(getProfile('canonical-v1'), type)).toBeNull();
+  });
+
+  it('normalizeEventType drops case and the . _ - separators only', () => {
+    expect(normalizeEventType('LEDGER_ENTRY_UPSERTED')).toBe('ledgerentryupserted');
+    expect(normalizeEventType('ledger.entry-upserted')).toBe('ledgerentryupserted');
+    expect(normalizeEventType('Ledger Entry/Upserted')).toBe('ledger entry/upserted');
+  });
+
+  it('no profile has an event type that names both streams once normalised', () => {
+    for (const profile of Object.values(PROFILES)) {
+      const ledger = new Set(profile.eventTypes.ledger.map(normalizeEventType));
+      for (const t of profile.eventTypes.order) expect(ledger.has(normalizeEventType(t)), t).toBe(false);
+    }
   });
 });

@@ -714,9 +714,20 @@ export const MALFORMED: MalformedCase[] = [
     detail: 'LedgerEntryDeleted',
   },
   {
-    name: 'event type differing in case',
+    name: 'event type differing by more than case and separators',
     reason: 'UNKNOWN_EVENT_TYPE',
-    value: JSON.stringify({ event_type: 'ledgerentryupserted', payload: JSON.parse(ledgerValid) }),
+    value: JSON.stringify({ event_type: 'LEDGER_ENTRY_UPSERT', payload: JSON.parse(ledgerValid) }),
+  },
+  {
+    name: 'event type with spaces (not a separator that is ignored)',
+    reason: 'UNKNOWN_EVENT_TYPE',
+    value: JSON.stringify({ event_type: 'ledger entry upserted', payload: JSON.parse(ledgerValid) }),
+  },
+  {
+    name: 'a deletion in SCREAMING_SNAKE_CASE is still another type',
+    reason: 'UNKNOWN_EVENT_TYPE',
+    value: JSON.stringify({ event_type: 'LEDGER_ENTRY_DELETED', payload: JSON.parse(ledgerValid) }),
+    detail: 'LEDGER_ENTRY_DELETED',
   },
   {
     name: 'order event type on the ledger topic',
@@ -738,7 +749,13 @@ export const MALFORMED: MalformedCase[] = [
   {
     name: 'legacy-only event type under canonical-v1',
     reason: 'UNKNOWN_EVENT_TYPE',
-    value: JSON.stringify({ event_type: 'LEDGER_ENTRY_UPSERTED', payload: JSON.parse(ledgerValid) }),
+    value: JSON.stringify({ event_type: 'oltp.ledger_entries', payload: JSON.parse(ledgerValid) }),
+  },
+  {
+    name: 'SCREAMING_SNAKE_CASE order event type on the ledger topic',
+    reason: 'UNKNOWN_EVENT_TYPE',
+    value: JSON.stringify({ event_type: 'PAYMENT_ORDER_UPSERTED', payload: JSON.parse(order()) }),
+    detail: 'for the order stream',
   },
   {
     name: 'legacy { type } envelope with unknown type',
