@@ -267,13 +267,25 @@ export function mergeParts(
       SELECT s.arrival_seq, ${srcSelect}, ${stampClass} AS stamp_class,
         count(*) OVER (PARTITION BY s.${pk}) AS versions
       FROM ${from})`,
+    // For a key whose versions share one stamp class the arrival-order fold has a closed form (built-in
+    // aggregates, no per-row function call): neither stamp -> the last arrival; source_version only -> the first
+    // arrival of the highest version; updated_at (with or without source_version) -> the first arrival of the
+    // latest updated_at. Both stamps are safe only when every version at the latest updated_at also holds the
+    // highest source_version (a stricter test than needed; a key failing it is decided exactly below).
     `${n.plan} AS MATERIALIZED (
-      SELECT ${pk}, (fold).arrival_seq AS fold_seq,
-        min_class = max_class AND (min_class <> 3 OR (fold).source_version = max_version) AS safe
-      FROM (SELECT ${pk},
-              bo.lww_winner(updated_at, source_version, arrival_seq ORDER BY arrival_seq) AS fold,
-              min(stamp_class) AS min_class, max(stamp_class) AS max_class, max(source_version) AS max_version
-            FROM ${n.src} WHERE versions > 1 GROUP BY ${pk}) k)`,
+      SELECT ${pk},
+        CASE min_class WHEN 0 THEN max_seq WHEN 1 THEN first_max_v ELSE first_max_u END AS fold_seq,
+        min_class = max_class AND (min_class <> 3 OR COALESCE(top_u_has_max_v, false)) AS safe
+      FROM (SELECT ${pk}, min(stamp_class) AS min_class, max(stamp_class) AS max_class,
+              max(arrival_seq) AS max_seq,
+              min(arrival_seq) FILTER (WHERE source_version = max_v) AS first_max_v,
+              min(arrival_seq) FILTER (WHERE updated_at = max_u) AS first_max_u,
+              bool_and(source_version = max_v) FILTER (WHERE updated_at = max_u) AS top_u_has_max_v
+            FROM (SELECT ${pk}, arrival_seq, stamp_class, updated_at, source_version,
+                    max(updated_at) OVER (PARTITION BY ${pk}) AS max_u,
+                    max(source_version) OVER (PARTITION BY ${pk}) AS max_v
+                  FROM ${n.src} WHERE versions > 1) m
+            GROUP BY ${pk}) k)`,
     // The array is only built (and rows only locked) when some key is unsafe.
     `${n.locked} AS MATERIALIZED (
       SELECT t.${pk}, ${nonKey.map((c) => `t.${c}`).join(', ')}
