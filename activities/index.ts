@@ -13,7 +13,7 @@ import { opsLastRunSuccess, opsRunsTotal } from '../core/metrics';
 import { migrateToHead } from '../db/migrate';
 import { BackfillInputError, runBackfill } from '../sync/backfill';
 import { createSyncConsumer } from '../sync/consumer';
-import { replayDlq as replayDlqCore } from '../sync/dlq-replay';
+import { DlqReplayInputError, parseDlqReplayRequest, replayDlq as replayDlqCore } from '../sync/dlq-replay';
 import type {
   BackfillSummary,
   CutoverRehearsalResult,
@@ -62,6 +62,24 @@ async function deleteConsumerGroup(brokers: string[], groupId: string): Promise<
   }
 }
 
+/** host:port/db of a connection string, for messages and evidence: never the credentials. */
+function describeDatabase(databaseUrl: string): string {
+  try {
+    const u = new URL(databaseUrl);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return '(unparsable DATABASE_URL)';
+  }
+}
+
+interface RunFinished {
+  runId: string;
+  kind: RunKind;
+  status: string;
+  reason: string | null;
+  result: unknown;
+}
+
 /** Heartbeats on a timer while `work` runs, so slow steps inside it never look like a dead worker. */
 async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
@@ -93,6 +111,27 @@ export function createActivities(deps: ActivityDeps) {
     return { status: res.status, body };
   }
 
+  async function writeReport(input: RunFinished): Promise<string> {
+    const dir = path.resolve(deps.evidenceDir, input.kind);
+    await mkdir(dir, { recursive: true });
+    const reportPath = path.join(dir, `${input.runId.replace(/[^A-Za-z0-9._-]/g, '_')}.md`);
+    const body =
+      input.kind === 'cutover_rehearsal' && input.status !== 'CANCELLED'
+        ? renderRehearsalReport({
+            ...(input.result as CutoverRehearsalResult),
+            evidence: { ...(input.result as CutoverRehearsalResult).evidence, reportPath },
+          })
+        : renderGenericReport(input.kind, input.runId, input.status, input.result);
+    await writeFile(reportPath, body);
+    return reportPath;
+  }
+
+  function countRun(input: RunFinished): void {
+    const success = ['GO', 'PASSED', 'COMPLETED'].includes(input.status);
+    opsRunsTotal.inc({ workflow: input.kind, verdict: input.status });
+    opsLastRunSuccess.set({ workflow: input.kind }, success ? 1 : 0);
+  }
+
   return {
     async defaultRehearsalGroup({ startedAtMs }: { startedAtMs: number }): Promise<string> {
       // Group policy bo-sync-<env>-<owner>-v<generation>: every rehearsal is a new generation.
@@ -104,7 +143,15 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async preflight(): Promise<{ db: string; kafka: string }> {
-      const { rows } = await deps.pool.query<{ v: string }>('select version() as v');
+      let db: string;
+      try {
+        const { rows } = await deps.pool.query<{ v: string }>('select version() as v');
+        db = (rows[0]?.v ?? '').split(' ').slice(0, 2).join(' ');
+      } catch (err) {
+        throw new Error(
+          `PostgreSQL at ${describeDatabase(deps.databaseUrl)} is not reachable: ${(err as Error).message}`,
+        );
+      }
       const kafka = new Kafka({
         clientId: 'tx-lookup-preflight',
         brokers: deps.brokers,
@@ -119,7 +166,7 @@ export function createActivities(deps: ActivityDeps) {
         const missing = Object.values(deps.profile.topics).filter((t) => !topics.includes(t));
         if (missing.length) throw new Error(`Kafka topics missing: ${missing.join(', ')}`);
         return {
-          db: (rows[0]?.v ?? '').split(' ').slice(0, 2).join(' '),
+          db,
           kafka: `${deps.brokers.join(',')} (${topics.length} topics)`,
         };
       } catch (err) {
@@ -291,55 +338,66 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
-    async recordRunFinished(input: {
-      runId: string;
-      kind: RunKind;
-      status: string;
-      reason: string | null;
-      result: unknown;
-    }): Promise<{ reportPath: string }> {
-      const dir = path.resolve(deps.evidenceDir, input.kind);
-      await mkdir(dir, { recursive: true });
-      const reportPath = path.join(dir, `${input.runId.replace(/[^A-Za-z0-9._-]/g, '_')}.md`);
-      const body =
-        input.kind === 'cutover_rehearsal' && input.status !== 'CANCELLED'
-          ? renderRehearsalReport({
-              ...(input.result as CutoverRehearsalResult),
-              evidence: { ...(input.result as CutoverRehearsalResult).evidence, reportPath },
-            })
-          : renderGenericReport(input.kind, input.runId, input.status, input.result);
-      await writeFile(reportPath, body);
+    /**
+     * Writes the report, then the final bo.ops_runs row. An upsert: when recordRunStarted could not write the
+     * RUNNING row (a DB blip at the start), the finished run is still recorded.
+     */
+    async recordRunFinished(
+      input: RunFinished & { workflowId?: string; input?: unknown; startedAt?: string },
+    ): Promise<{ reportPath: string }> {
+      const reportPath = await writeReport(input);
       await deps.pool.query(
-        `update bo.ops_runs set status = $2, reason = $3, result = $4, evidence_path = $5, finished_at = now() where run_id = $1`,
-        [input.runId, input.status, input.reason, JSON.stringify(input.result), reportPath],
+        `insert into bo.ops_runs (run_id, kind, workflow_id, status, reason, input, result, evidence_path, started_at, finished_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9::timestamptz, now()), now())
+         on conflict (run_id) do update set status = excluded.status, reason = excluded.reason,
+           result = excluded.result, evidence_path = excluded.evidence_path, finished_at = excluded.finished_at`,
+        [
+          input.runId,
+          input.kind,
+          input.workflowId ?? input.runId,
+          input.status,
+          input.reason,
+          JSON.stringify(input.input ?? {}),
+          JSON.stringify(input.result),
+          reportPath,
+          input.startedAt ?? null,
+        ],
       );
-      const success = ['GO', 'PASSED', 'COMPLETED'].includes(input.status);
-      opsRunsTotal.inc({ workflow: input.kind, verdict: input.status });
-      opsLastRunSuccess.set({ workflow: input.kind }, success ? 1 : 0);
+      countRun(input);
+      return { reportPath };
+    },
+
+    /** The report alone, for when the DB cannot take the run record: the evidence must survive a DB outage. */
+    async writeRunReport(input: RunFinished): Promise<{ reportPath: string }> {
+      const reportPath = await writeReport(input);
+      countRun(input);
       return { reportPath };
     },
 
     async replayDlq(input: DlqReplayInput & { runId: string }): Promise<Omit<DlqReplayResult, 'reportPath'>> {
       const ctx = Context.current();
+      let request: ReturnType<typeof parseDlqReplayRequest>;
+      try {
+        request = parseDlqReplayRequest(input);
+      } catch (err) {
+        // Bad input is the same on every attempt: fail once, naming the field, instead of backing off 10 times.
+        if (err instanceof DlqReplayInputError)
+          throw ApplicationFailure.nonRetryable(err.message, 'InvalidInputError');
+        throw err;
+      }
       const r = await withHeartbeat(
         () => ({ phase: 'replaying' }),
         () =>
-          replayDlqCore(
-            {
-              topic: input.topic,
-              reason: input.reason as never,
-              from: input.from ? new Date(input.from) : undefined,
-              to: input.to ? new Date(input.to) : undefined,
-              ids: input.ids,
-            },
-            {
-              dryRun: input.dryRun ?? false,
-              batchSize: input.batchSize ?? 500,
-              profile: deps.profile,
-              pool: deps.pool,
-              onProgress: (p: unknown) => ctx.heartbeat(p),
-            },
-          ),
+          replayDlqCore(request.filter, {
+            dryRun: request.dryRun,
+            batchSize: request.batchSize,
+            // Each row is decoded with the profile it was dead-lettered under (a legacy backfill's rows with
+            // oltp-legacy-v0); the worker's profile is the fallback, and the one used for its own profile id.
+            defaultProfile: deps.profile,
+            pool: deps.pool,
+            signal: ctx.cancellationSignal,
+            onProgress: (p: unknown) => ctx.heartbeat(p),
+          }),
       );
       return {
         runId: input.runId,

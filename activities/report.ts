@@ -89,6 +89,16 @@ export function renderRehearsalReport(r: CutoverRehearsalResult): string {
       '',
     );
   }
+  if (e.runRecordErrors?.length) {
+    lines.push(
+      '## Run record',
+      '',
+      'Recording this run in bo.ops_runs failed (the rehearsal went on without it); this report is its evidence.',
+      '',
+      ...e.runRecordErrors.map((err) => `- ${err}`),
+      '',
+    );
+  }
   lines.push(
     '## Rollback decision rule (seed 004 §9)',
     '',

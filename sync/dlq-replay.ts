@@ -47,8 +47,14 @@ export interface DlqReplayOptions {
   dryRun?: boolean;
   /** DLQ rows per transaction (default 500). */
   batchSize?: number;
-  /** Decode with this profile; default: the row's own profile_id if known, else EVENT_PROFILE_ID. */
+  /** Decode EVERY row with this profile, whatever profile_id it was dead-lettered under (an operator override). */
   profile?: EventProfile;
+  /**
+   * The running process's profile (with its topic overrides). Without `profile`, each row is decoded with the
+   * profile it was dead-lettered under: this one when the ids match, the built-in one for another known id,
+   * and this one again for an id this build does not know. Default: EVENT_PROFILE_ID.
+   */
+  defaultProfile?: EventProfile;
   pool?: pg.Pool;
   onProgress?(p: DlqReplayProgress): void;
   signal?: AbortSignal;
@@ -80,6 +86,85 @@ const DLQ_REASONS: readonly DlqReason[] = [
   'DB_REJECTED',
 ];
 
+const MAX_BATCH_SIZE = 10_000;
+
+/** A replay request that can never succeed as given (bad filter or option): retrying it cannot help. */
+export class DlqReplayInputError extends Error {
+  override name = 'DlqReplayInputError';
+}
+
+/** The replay request as ops type it (Temporal UI form, CLI): untrusted JSON, dates as strings. */
+export interface DlqReplayRequest {
+  topic?: unknown;
+  reason?: unknown;
+  from?: unknown;
+  to?: unknown;
+  ids?: unknown;
+  dryRun?: unknown;
+  batchSize?: unknown;
+}
+
+function parseTimestamp(field: 'from' | 'to', value: unknown): Date | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime()))
+    throw new DlqReplayInputError(`${field} must be an RFC 3339 timestamp, got ${JSON.stringify(value)}`);
+  return date;
+}
+
+/**
+ * Validates a replay request and turns it into a filter and options, before anything touches the DB.
+ * Every message names the offending field, so the failure in the Temporal UI says what to fix.
+ */
+export function parseDlqReplayRequest(req: DlqReplayRequest): {
+  filter: DlqReplayFilter;
+  dryRun: boolean;
+  batchSize: number;
+} {
+  const filter: DlqReplayFilter = {};
+  if (req.topic !== undefined && req.topic !== null) {
+    if (typeof req.topic !== 'string' || req.topic === '')
+      throw new DlqReplayInputError(`topic must be a non-empty string, got ${JSON.stringify(req.topic)}`);
+    filter.topic = req.topic;
+  }
+  if (req.reason !== undefined && req.reason !== null) {
+    if (!DLQ_REASONS.includes(req.reason as DlqReason))
+      throw new DlqReplayInputError(
+        `unknown DLQ reason ${JSON.stringify(req.reason)}; known: ${DLQ_REASONS.join(', ')}`,
+      );
+    filter.reason = req.reason as DlqReason;
+  }
+  filter.from = parseTimestamp('from', req.from);
+  filter.to = parseTimestamp('to', req.to);
+  if (filter.from && filter.to && filter.from >= filter.to)
+    throw new DlqReplayInputError(
+      `from (${filter.from.toISOString()}) must be before to (${filter.to.toISOString()})`,
+    );
+  if (req.ids !== undefined && req.ids !== null) {
+    if (!Array.isArray(req.ids))
+      throw new DlqReplayInputError(
+        `ids must be an array of DLQ row ids (decimal strings), got ${JSON.stringify(req.ids)}`,
+      );
+    filter.ids = req.ids.map((id: unknown) =>
+      typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? String(id) : (id as string),
+    );
+  }
+  if (req.dryRun !== undefined && req.dryRun !== null && typeof req.dryRun !== 'boolean')
+    throw new DlqReplayInputError(`dryRun must be true or false, got ${JSON.stringify(req.dryRun)}`);
+  const batchSize = req.batchSize ?? 500;
+  if (
+    typeof batchSize !== 'number' ||
+    !Number.isSafeInteger(batchSize) ||
+    batchSize < 1 ||
+    batchSize > MAX_BATCH_SIZE
+  )
+    throw new DlqReplayInputError(
+      `batchSize must be an integer in 1..${MAX_BATCH_SIZE}, got ${JSON.stringify(req.batchSize)}`,
+    );
+  replayWhere(filter, 1); // the per-id check lives there
+  return { filter, dryRun: req.dryRun === true, batchSize };
+}
+
 /** Build the WHERE clause (after the keyset and not-yet-applied conditions) for a filter. */
 export function replayWhere(filter: DlqReplayFilter, firstParam: number): { sql: string; values: unknown[] } {
   const parts: string[] = [];
@@ -91,25 +176,37 @@ export function replayWhere(filter: DlqReplayFilter, firstParam: number): { sql:
   if (filter.topic !== undefined) add((p) => `topic = ${p}`, filter.topic);
   if (filter.reason !== undefined) {
     if (!DLQ_REASONS.includes(filter.reason))
-      throw new Error(
+      throw new DlqReplayInputError(
         `unknown DLQ reason ${JSON.stringify(filter.reason)}; known: ${DLQ_REASONS.join(', ')}`,
       );
     add((p) => `reason = ${p}`, filter.reason);
   }
+  for (const [field, date] of [
+    ['from', filter.from],
+    ['to', filter.to],
+  ] as const) {
+    // An Invalid Date would reach PostgreSQL as 'NaN-NaN-…' and fail there, looking like a DB problem.
+    if (date !== undefined && Number.isNaN(date.getTime()))
+      throw new DlqReplayInputError(`${field} is not a valid date`);
+  }
   if (filter.from !== undefined) add((p) => `created_at >= ${p}`, filter.from);
   if (filter.to !== undefined) add((p) => `created_at < ${p}`, filter.to);
   if (filter.ids !== undefined) {
-    const bad = filter.ids.find((id) => !/^\d{1,18}$/.test(id));
-    if (bad !== undefined) throw new Error(`DLQ id ${JSON.stringify(bad)} is not a row id`);
+    const bad = filter.ids.find((id) => typeof id !== 'string' || !/^\d{1,18}$/.test(id));
+    if (bad !== undefined)
+      throw new DlqReplayInputError(`ids: DLQ id ${JSON.stringify(bad)} is not a row id`);
     add((p) => `id = ANY(${p}::bigint[])`, filter.ids);
   }
   return { sql: parts.length ? ` AND ${parts.join(' AND ')}` : '', values };
 }
 
-function profileFor(row: DlqRow, override: EventProfile | undefined): EventProfile {
-  if (override) return override;
+function profileFor(row: DlqRow, opts: DlqReplayOptions): EventProfile {
+  if (opts.profile) return opts.profile;
+  const running = opts.defaultProfile ?? getProfile(env().EVENT_PROFILE_ID);
+  // The running profile carries this deployment's topic overrides, which the built-in entry does not know.
+  if (row.profile_id === running.id) return running;
   if (Object.hasOwn(PROFILES, row.profile_id)) return getProfile(row.profile_id);
-  return getProfile(env().EVENT_PROFILE_ID);
+  return running;
 }
 
 function redecode(row: DlqRow, profile: EventProfile): Decoded {
@@ -128,8 +225,8 @@ export async function replayDlq(
   const pool = opts.pool ?? getPool();
   const dryRun = opts.dryRun ?? false;
   const batchSize = opts.batchSize ?? 500;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
-    throw new Error('batchSize must be an integer in 1..10000');
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE)
+    throw new DlqReplayInputError(`batchSize must be an integer in 1..${MAX_BATCH_SIZE}, got ${batchSize}`);
   const where = replayWhere(filter, 3);
   const totals = { matched: 0, applied: 0, stillFailing: 0, skipped: 0 };
   let lastId = '0';
@@ -163,7 +260,7 @@ export async function replayDlq(
       const entries: { id: string; row: LedgerEntry }[] = [];
       const orders: { id: string; row: PaymentOrder }[] = [];
       for (const r of rows) {
-        const decoded = redecode(r, profileFor(r, opts.profile));
+        const decoded = redecode(r, profileFor(r, opts));
         if (!decoded.ok) {
           const detail =
             decoded.reason === r.reason ? decoded.detail : `now ${decoded.reason}: ${decoded.detail}`;

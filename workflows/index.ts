@@ -6,6 +6,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  log,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -43,6 +44,12 @@ const preflightActivities = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
+// The rehearsal's run record is bookkeeping: a few quick attempts, then the rehearsal carries on without it,
+// so a database outage ends in NO_GO ENVIRONMENT_BLOCKED and a report rather than in a failed workflow.
+const bookkeeping = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
 // Long activities heartbeat; a worker crash is detected within heartbeatTimeout and the retry resumes
 // from the activity's checkpoint (DB checkpoint + heartbeat details).
 const longRunning = proxyActivities<Activities>({
@@ -71,6 +78,13 @@ class StepFailed extends Error {
 function failureMessage(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return `${err.cause.name}: ${err.cause.message}`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The failure's type for bo.ops_runs.reason: the ApplicationFailure type (e.g. InvalidInputError) when there is one. */
+function failureType(err: unknown): string {
+  const inner = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  if (inner instanceof ApplicationFailure && inner.type) return inner.type;
+  return inner instanceof Error ? inner.name : 'Error';
 }
 
 export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promise<CutoverRehearsalResult> {
@@ -107,7 +121,62 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
     dumpPath,
   };
 
-  await quick.recordRunStarted({ runId, kind: 'cutover_rehearsal', workflowId: info.workflowId, input });
+  function noteRunRecordError(what: string, err: unknown): void {
+    (evidence.runRecordErrors ??= []).push(`${what}: ${failureMessage(err)}`);
+  }
+  try {
+    await bookkeeping.recordRunStarted({
+      runId,
+      kind: 'cutover_rehearsal',
+      workflowId: info.workflowId,
+      input,
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    noteRunRecordError('RUNNING row not recorded in bo.ops_runs', err);
+  }
+
+  /** The final bo.ops_runs row and the report; without a database, the report alone (which says so). */
+  async function recordFinished(
+    status: string,
+    runReason: RehearsalReason | null,
+    result: unknown,
+  ): Promise<string | undefined> {
+    const finished = { runId, kind: 'cutover_rehearsal' as const, status, reason: runReason, result };
+    try {
+      const { reportPath } = await bookkeeping.recordRunFinished({
+        ...finished,
+        workflowId: info.workflowId,
+        input,
+        startedAt: startedAt.toISOString(),
+      });
+      return reportPath;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // `result` holds `evidence` by reference: the report written next says why the row is missing.
+      noteRunRecordError('final row not recorded in bo.ops_runs', err);
+    }
+    try {
+      return (await bookkeeping.writeRunReport(finished)).reportPath;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      noteRunRecordError('report not written', err);
+      return undefined;
+    }
+  }
+
+  /** Sampling reads the Backoffice DB: when that fails the environment is at fault, not the API under test. */
+  async function sampleTxIds(until: Date, n: number): Promise<string[]> {
+    try {
+      return await quick.sampleTxIds({ until: until.toISOString(), n });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      throw new StepFailed(
+        'ENVIRONMENT_BLOCKED',
+        `could not sample tx ids from the Backoffice DB: ${failureMessage(err)}`,
+      );
+    }
+  }
 
   /** Runs one step, records timing and counts; a failure becomes the step's NO_GO reason. */
   async function step<T>(
@@ -193,16 +262,16 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
       (s) => ({ consumed: s.consumed, applied: s.applied, dlq: s.dlq, lagAtEnd: s.lagAtEnd }),
     );
 
-    const present = input.smoke?.presentTxIds?.length
-      ? input.smoke.presentTxIds
-      : await quick.sampleTxIds({ until: tCutover.toISOString(), n: 5 });
-    const absent = input.smoke?.absentTxIds?.length
-      ? input.smoke.absentTxIds
-      : [`rehearsal-absent-${info.runId}`];
     evidence.smoke = await step(
       'smoke',
       'SMOKE_FAILED',
       async () => {
+        const present = input.smoke?.presentTxIds?.length
+          ? input.smoke.presentTxIds
+          : await sampleTxIds(tCutover, 5);
+        const absent = input.smoke?.absentTxIds?.length
+          ? input.smoke.absentTxIds
+          : [`rehearsal-absent-${info.runId}`];
         if (present.length === 0)
           throw new StepFailed('SMOKE_FAILED', 'no transaction to check: the backfill loaded nothing');
         const r = await quick.smoke({ present, absent });
@@ -223,10 +292,7 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
       async () => {
         const sample = input.idempotency?.txIds?.length
           ? input.idempotency.txIds
-          : await quick.sampleTxIds({
-              until: new Date(Date.now() + 86_400_000).toISOString(),
-              n: sampleSize,
-            });
+          : await sampleTxIds(new Date(Date.now() + 86_400_000), sampleSize);
         progress.phase = 'idempotency: hashing before replay';
         const before = await quick.hashApiPayloads({ txIds: sample });
         progress.phase = 'idempotency: re-running backfill';
@@ -262,15 +328,7 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
     );
   } catch (err) {
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() =>
-        quick.recordRunFinished({
-          runId,
-          kind: 'cutover_rehearsal',
-          status: 'CANCELLED',
-          reason: null,
-          result: { steps, evidence },
-        }),
-      );
+      await CancellationScope.nonCancellable(() => recordFinished('CANCELLED', null, { steps, evidence }));
       throw err;
     }
     if (!(err instanceof StepFailed)) throw err;
@@ -285,22 +343,70 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
   progress.verdict = verdict;
   progress.reason = reason;
   const result: CutoverRehearsalResult = { verdict, reason, detail, steps, evidence };
-  const { reportPath } = await quick.recordRunFinished({
-    runId,
-    kind: 'cutover_rehearsal',
-    status: verdict,
-    reason,
-    result,
-  });
-  evidence.reportPath = reportPath;
+  evidence.reportPath = await recordFinished(verdict, reason, result);
   progress.phase = 'done';
   return result;
+}
+
+type RunKind = 'dlq_replay' | 'l3_regression';
+
+/**
+ * Runs `body`; if it fails (bad input, an activity out of retries, a cancel) the run is recorded as FAILED or
+ * CANCELLED before the workflow fails, so no bo.ops_runs row stays RUNNING. An activity's InvalidInputError is
+ * re-thrown as the workflow's own failure, so the Temporal UI shows the message naming the bad field.
+ */
+async function failureRecorded<T>(
+  run: { runId: string; kind: RunKind; input: unknown },
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    await CancellationScope.nonCancellable(() =>
+      quick.recordRunFinished({
+        runId: run.runId,
+        kind: run.kind,
+        status: cancelled ? 'CANCELLED' : 'FAILED',
+        reason: cancelled ? null : failureType(err),
+        result: { error: failureMessage(err) },
+        workflowId: run.runId,
+        input: run.input,
+      }),
+    ).catch((recordErr: unknown) =>
+      // The original failure is what ops need to see; a failed record must not replace it.
+      log.warn('could not record the failed run', { runId: run.runId, error: failureMessage(recordErr) }),
+    );
+    if (!cancelled && err instanceof ActivityFailure && failureType(err) === 'InvalidInputError')
+      throw ApplicationFailure.create({
+        type: 'InvalidInputError',
+        message: err.cause?.message ?? failureMessage(err),
+        nonRetryable: true,
+        cause: err,
+      });
+    throw err;
+  }
+}
+
+/** A positive number of seconds from the input, or its default; anything else is InvalidInputError. */
+function seconds(field: string, value: unknown, fallback: number, max: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max)
+    throw ApplicationFailure.nonRetryable(
+      `${field} must be a number of seconds in (0, ${max}], got ${JSON.stringify(value)}`,
+      'InvalidInputError',
+    );
+  return v;
 }
 
 export async function dlqReplay(input: DlqReplayInput = {}): Promise<DlqReplayResult> {
   const runId = workflowInfo().workflowId;
   await quick.recordRunStarted({ runId, kind: 'dlq_replay', workflowId: runId, input });
-  const counts = await longRunning.replayDlq({ ...input, runId });
+  // The activity validates the input before touching the DB (one source of truth with the core) and fails
+  // non-retryably on bad input, so an unknown reason fails in about a second instead of ten backed-off attempts.
+  const counts = await failureRecorded({ runId, kind: 'dlq_replay', input }, () =>
+    longRunning.replayDlq({ ...input, runId }),
+  );
   const status = counts.stillFailing > 0 ? 'COMPLETED_WITH_FAILURES' : 'COMPLETED';
   const { reportPath } = await quick.recordRunFinished({
     runId,
@@ -317,11 +423,12 @@ export async function l3Regression(input: L3RegressionInput = {}): Promise<L3Reg
   // A unique tag per run: every synthetic id carries it, so runs never see each other's data.
   const tag = `l3-${workflowInfo().runId.slice(0, 8)}-${Date.now().toString(36)}`;
   await quick.recordRunStarted({ runId, kind: 'l3_regression', workflowId: runId, input });
-  const published = await quick.publishRegressionEvents({ tag });
-  const checks = await longRunning.verifyRegression({
-    published,
-    syncTimeoutSec: input.syncTimeoutSec ?? 60,
-    freshnessSloSec: input.freshnessSloSec ?? 5,
+  const checks = await failureRecorded({ runId, kind: 'l3_regression', input }, async () => {
+    // verifyRegression runs under a 2-hour start-to-close timeout: a longer wait could never finish.
+    const syncTimeoutSec = seconds('syncTimeoutSec', input.syncTimeoutSec, 60, 3600);
+    const freshnessSloSec = seconds('freshnessSloSec', input.freshnessSloSec, 5, 86_400);
+    const published = await quick.publishRegressionEvents({ tag });
+    return longRunning.verifyRegression({ published, syncTimeoutSec, freshnessSloSec });
   });
   const passed = checks.every((c) => c.ok);
   const result: L3RegressionResult = { runId, tag, passed, checks };

@@ -49,6 +49,11 @@ export interface RehearsalEvidence {
   sync?: SyncWindowResult;
   smoke?: SmokeResult;
   idempotency?: { sample: string[]; hashBefore: string; hashAfter: string; mismatched: string[] };
+  /**
+   * Why the run is missing from (or stale in) bo.ops_runs: recording it is best effort, so a database outage
+   * ends in a NO_GO verdict with this report instead of a failed workflow.
+   */
+  runRecordErrors?: string[];
   reportPath?: string;
 }
 

@@ -1,10 +1,13 @@
 // DLQ replay against real PostgreSQL: rows dead-lettered under one contract are re-decoded with the
 // current one; dry run changes nothing; a replay marks every row; replaying twice changes nothing.
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../../activities';
 import { getProfile } from '../../../contract';
 import { insertDlqEvents, type DlqInsert } from '../../../db/apply';
-import { replayDlq } from '../../../sync/dlq-replay';
+import { DlqReplayInputError, replayDlq } from '../../../sync/dlq-replay';
 import { withTopics } from '../../../sync/kafka';
 import { randomTag, snapshot, testPool } from './support';
 
@@ -183,5 +186,122 @@ describe('dlq replay', () => {
       await replayDlq({ ids, from: new Date(Date.now() + 60_000) }, { profile, pool, dryRun: true }),
     ).toMatchObject({ matched: 0 });
     await expect(replayDlq({ ids: ['1; DROP TABLE x'] }, { pool })).rejects.toThrow('not a row id');
+  });
+
+  it('the dlqReplay activity decodes each row with its recorded profile, the worker profile otherwise', async () => {
+    // The worker runs canonical-v1 on its own topics. A backfill of a legacy dump (oltp-legacy-v0) dead-lettered
+    // a line; a consumer row under the worker's own profile; a row of a profile this build no longer knows.
+    const workerProfile = withTopics(getProfile('canonical-v1'), topics);
+    const legacyLine = {
+      type: 'LEDGER_ENTRY_UPSERTED',
+      data: {
+        txId: `${prefix}lp-1`,
+        walletId: `${prefix}lw-1`,
+        entryType: 'PAYMENT',
+        amount: '7.25',
+        relatedId: `${prefix}lord-1`,
+        createdAt: '2026-02-24T11:00:00Z',
+        version: 1,
+      },
+    };
+    const canonicalEntry = (txId: string) => ({
+      tx_id: txId,
+      wallet_id: `${prefix}lw-2`,
+      entry_type: 'RECEIVE',
+      amount: '7.25',
+      related_id: `${prefix}lord-1`,
+      event_time: '2026-02-24T11:00:00Z',
+      source_version: 1,
+    });
+    await insertDlqEvents(pool as unknown as pg.ClientBase, [
+      {
+        ...consumerRow(topics.ledger, 0, JSON.stringify(legacyLine)),
+        source: 'backfill',
+        profile_id: 'oltp-legacy-v0',
+        topic: null,
+        partition: null,
+        offset: null,
+        message_key: null,
+        headers: null,
+        dump_file: `${tag}-legacy-dump.ndjson`,
+        dump_line: 3,
+      },
+      consumerRow(topics.ledger, 10, JSON.stringify(canonicalEntry(`${prefix}lp-2`))),
+      {
+        ...consumerRow(topics.ledger, 11, JSON.stringify(canonicalEntry(`${prefix}lp-3`))),
+        profile_id: 'retired-v9',
+      },
+    ]);
+    const ids: string[] = (
+      await pool.query(
+        `SELECT id::text FROM bo.consumer_dlq_events WHERE dump_file = $1 OR (topic = $2 AND "offset" >= 10) ORDER BY id`,
+        [`${tag}-legacy-dump.ndjson`, topics.ledger],
+      )
+    ).rows.map((r) => r.id);
+    expect(ids).toHaveLength(3);
+
+    const activities = createActivities({
+      pool,
+      databaseUrl: '',
+      brokers: [],
+      profile: workerProfile,
+      apiBaseUrl: 'http://127.0.0.1:1',
+      appEnv: 'test',
+      evidenceDir: '',
+      demoDumpPath: '',
+    });
+    const r = await new MockActivityEnvironment().run(activities.replayDlq, { ids, runId: `it-${tag}` });
+    expect(r).toMatchObject({ matched: 3, applied: 3, stillFailing: 0, skipped: 0 });
+    expect((await dlqState(ids)).map((row) => row.replay_result)).toEqual(['APPLIED', 'APPLIED', 'APPLIED']);
+    const entries = (
+      await pool.query(
+        'SELECT tx_id, amount, source FROM bo.ledger_entries WHERE tx_id LIKE $1 ORDER BY tx_id',
+        [`${prefix}lp-%`],
+      )
+    ).rows;
+    expect(entries).toEqual(
+      [1, 2, 3].map((n) => ({ tx_id: `${prefix}lp-${n}`, amount: '7.25', source: 'replay' })),
+    );
+  });
+
+  it('bad input fails the activity once, non-retryably (InvalidInputError), naming the field', async () => {
+    const activities = createActivities({
+      pool,
+      databaseUrl: '',
+      brokers: [],
+      profile: getProfile('canonical-v1'),
+      apiBaseUrl: 'http://127.0.0.1:1',
+      appEnv: 'test',
+      evidenceDir: '',
+      demoDumpPath: '',
+    });
+    const bad: [Record<string, unknown>, string][] = [
+      [{ reason: 'NOT_A_REASON' }, 'reason'],
+      [{ ids: ['1', 'x'] }, 'ids'],
+      [{ ids: '1,2' }, 'ids'],
+      [{ batchSize: 0 }, 'batchSize'],
+      [{ batchSize: '500' }, 'batchSize'],
+      [{ from: 'yesterday' }, 'from'],
+      [{ to: '2026-13-45' }, 'to'],
+      [{ from: '2026-02-02T00:00:00Z', to: '2026-02-01T00:00:00Z' }, 'from'],
+      [{ topic: 7 }, 'topic'],
+      [{ dryRun: 'yes' }, 'dryRun'],
+    ];
+    for (const [input, field] of bad) {
+      const err = await new MockActivityEnvironment()
+        .run(activities.replayDlq, { ...input, runId: `it-${tag}-bad` } as never)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err, JSON.stringify(input)).toBeInstanceOf(ApplicationFailure);
+      expect((err as ApplicationFailure).type).toBe('InvalidInputError');
+      expect((err as ApplicationFailure).nonRetryable).toBe(true);
+      expect((err as ApplicationFailure).message).toContain(field);
+    }
+    // The core (used directly by tests and tools) throws the typed error the activity maps.
+    await expect(replayDlq({ reason: 'NOPE' as never }, { pool })).rejects.toBeInstanceOf(
+      DlqReplayInputError,
+    );
   });
 });

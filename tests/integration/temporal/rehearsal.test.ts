@@ -5,7 +5,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
@@ -41,6 +42,8 @@ let e: Env;
 let pool: pg.Pool;
 let api: RunningServer;
 let apiPools: pg.Pool[] = [];
+/** Pools of workers pointed at a closed port; ended after the workers stop. */
+const unreachablePools: pg.Pool[] = [];
 let client: Client;
 const workers: { worker: Worker; connection: NativeConnection; done: Promise<void> }[] = [];
 let producer: Producer;
@@ -161,7 +164,7 @@ afterAll(async () => {
   await producer?.disconnect();
   await api?.close();
   await client?.connection.close();
-  await Promise.allSettled([pool?.end(), ...apiPools.map((p) => p.end())]);
+  await Promise.allSettled([pool?.end(), ...[...apiPools, ...unreachablePools].map((p) => p.end())]);
 });
 
 describe('cutoverRehearsal on the real stack', () => {
@@ -235,6 +238,32 @@ describe('cutoverRehearsal on the real stack', () => {
     const r = (await (await rehearse({ dumpPath: dumpDir }, queue)).result()) as CutoverRehearsalResult;
     expect(r.reason).toBe('ENVIRONMENT_BLOCKED');
     expect(r.steps[0]?.error).toContain('127.0.0.1:1');
+  });
+
+  it('NO_GO ENVIRONMENT_BLOCKED when PostgreSQL is unreachable: a result, not a failed workflow, and a report', async () => {
+    const queue = `${taskQueue}-nodb`;
+    const unreachableUrl = 'postgres://txlookup:txlookup@127.0.0.1:1/txlookup';
+    const unreachable = createPool(unreachableUrl, 2);
+    unreachablePools.push(unreachable);
+    await startWorker({ pool: unreachable, databaseUrl: unreachableUrl }, queue);
+    const t0 = Date.now();
+    const handle = await rehearse({ dumpPath: dumpDir }, queue);
+    const r = (await handle.result()) as CutoverRehearsalResult;
+    expect(r.verdict).toBe('NO_GO');
+    expect(r.reason).toBe('ENVIRONMENT_BLOCKED');
+    expect(r.steps[0]).toMatchObject({ name: 'preflight', status: 'failed' });
+    expect(r.steps[0]?.error).toContain('PostgreSQL at 127.0.0.1:1');
+    expect(r.steps[0]?.error).not.toContain('txlookup:txlookup'); // no credentials in the evidence
+    expect(r.steps.slice(1).every((s) => s.status === 'skipped')).toBe(true);
+    // Neither the RUNNING row nor the final one could be written; the run says so instead of failing.
+    expect(r.evidence.runRecordErrors).toHaveLength(2);
+    const report = await readFile(r.evidence.reportPath!, 'utf8');
+    expect(report).toContain('**Verdict: NO_GO**');
+    expect(report).toContain('ENVIRONMENT_BLOCKED');
+    expect(report).toContain('not recorded in bo.ops_runs');
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const { rows } = await pool.query('select 1 from bo.ops_runs where run_id = $1', [handle.workflowId]);
+    expect(rows).toHaveLength(0);
   });
 
   it('NO_GO MIGRATION_FAILED when a migration cannot be applied (and nothing half-applied stays)', async () => {
@@ -439,6 +468,35 @@ describe('dlqReplay on the real stack', () => {
     expect((await pool.query('select * from bo.ledger_entries where tx_id = $1', [good.tx_id])).rows).toEqual(
       snapshot.rows,
     );
+  });
+
+  it('fails fast, without retries, on an unknown reason, naming the field, and records the run as FAILED', async () => {
+    const workflowId = `it-dlq-${randomUUID()}`;
+    const t0 = Date.now();
+    const outcome = await Promise.race([
+      client.workflow
+        .execute('dlqReplay', { taskQueue, workflowId, args: [{ reason: 'NOT_A_REASON' }] })
+        .then(
+          () => new Error('dlqReplay succeeded on an unknown reason'),
+          (err: unknown) => err,
+        ),
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000)),
+    ]);
+    // A retried activity would still be backing off: stop it so it does not outlive the test.
+    if (outcome === 'timeout') await client.workflow.getHandle(workflowId).terminate('test timed out');
+    expect(outcome).toBeInstanceOf(WorkflowFailedError);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const cause = (outcome as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidInputError');
+    expect(cause?.message).toContain('reason');
+    expect(cause?.message).toContain('NOT_A_REASON');
+    const { rows } = await pool.query(
+      'select status, reason, finished_at from bo.ops_runs where run_id = $1',
+      [workflowId],
+    );
+    expect(rows[0]).toMatchObject({ status: 'FAILED', reason: 'InvalidInputError' });
+    expect(rows[0].finished_at).not.toBeNull();
   });
 });
 

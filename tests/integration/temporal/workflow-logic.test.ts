@@ -67,6 +67,7 @@ function stubActivities(overrides: Partial<Record<keyof Activities, (...args: ne
     }),
     recordRunStarted: async () => undefined,
     recordRunFinished: async () => ({ reportPath: '/evidence/report.md' }),
+    writeRunReport: async () => ({ reportPath: '/evidence/report-only.md' }),
     replayDlq: async (i: { runId: string; dryRun?: boolean }) => ({
       runId: i.runId,
       dryRun: i.dryRun ?? false,
@@ -198,6 +199,60 @@ describe('cutoverRehearsal orchestration', () => {
     });
   }
 
+  it('NO_GO ENVIRONMENT_BLOCKED, returned, when the DB is down: the run record is best effort, the report is written', async () => {
+    const reports: { status: string; result: CutoverRehearsalResult }[] = [];
+    const dbDown = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:1'); // retryable, as a pg error is
+    };
+    const { activities, calls } = stubActivities({
+      recordRunStarted: dbDown,
+      recordRunFinished: dbDown,
+      preflight: fail('Error', 'PostgreSQL at 127.0.0.1:1/txlookup is not reachable'),
+      writeRunReport: async (i: { status: string; result: CutoverRehearsalResult }) => {
+        reports.push(i);
+        return { reportPath: '/evidence/report-only.md' };
+      },
+    });
+    const r = await runRehearsal(activities);
+    expect(r).toMatchObject({ verdict: 'NO_GO', reason: 'ENVIRONMENT_BLOCKED' });
+    expect(r.steps.map((s) => s.status)).toEqual([
+      'failed',
+      'skipped',
+      'skipped',
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    // A few quick attempts each (not the 5 of the other activities), then the rehearsal goes on without them.
+    expect(calls.filter((c) => c === 'recordRunStarted')).toHaveLength(3);
+    expect(calls.filter((c) => c === 'recordRunFinished')).toHaveLength(3);
+    expect(r.evidence.reportPath).toBe('/evidence/report-only.md');
+    expect(r.evidence.runRecordErrors).toEqual([
+      expect.stringContaining('ECONNREFUSED'),
+      expect.stringContaining('ECONNREFUSED'),
+    ]);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]?.status).toBe('NO_GO');
+    expect(reports[0]?.result.evidence.runRecordErrors).toHaveLength(2);
+  });
+
+  it('sampling the present ids is part of the smoke step: a DB failure there is ENVIRONMENT_BLOCKED', async () => {
+    const { activities } = stubActivities({ sampleTxIds: fail('Error', 'connect ECONNREFUSED 127.0.0.1:1') });
+    const r = await runRehearsal(activities);
+    expect(r).toMatchObject({ verdict: 'NO_GO', reason: 'ENVIRONMENT_BLOCKED' });
+    const smoke = r.steps.find((s) => s.name === 'smoke');
+    expect(smoke?.status).toBe('failed');
+    expect(smoke?.error).toContain('could not sample tx ids');
+    expect(r.steps.find((s) => s.name === 'idempotency')?.status).toBe('skipped');
+  });
+
+  it('NO_GO SMOKE_FAILED (inside the smoke step) when the sample is empty', async () => {
+    const { activities } = stubActivities({ sampleTxIds: async () => [] });
+    const r = await runRehearsal(activities);
+    expect(r).toMatchObject({ verdict: 'NO_GO', reason: 'SMOKE_FAILED' });
+    expect(r.steps.find((s) => s.name === 'smoke')?.error).toContain('backfill loaded nothing');
+  });
+
   it('NO_GO IDEMPOTENCY_FAILED when the payload hash changes across the replay', async () => {
     let n = 0;
     const { activities } = stubActivities({
@@ -313,6 +368,79 @@ describe('dlqReplay and l3Regression orchestration', () => {
       skipped: 0,
       reportPath: '/evidence/report.md',
     });
+  });
+
+  /** Runs one workflow on a fresh queue; resolves to its result or its failure. */
+  async function outcomeOf(workflow: string, activities: Record<string, unknown>, input: unknown) {
+    const taskQueue = `wf-logic-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    return worker.runUntil(
+      env.client.workflow
+        .execute(workflow, { taskQueue, workflowId: `${workflow}-${randomUUID()}`, args: [input] })
+        .then(
+          (result: unknown) => ({ result, error: undefined }),
+          (error: unknown) => ({ result: undefined, error }),
+        ),
+    );
+  }
+  const finishedStatuses = (calls: unknown[]) => calls.map((c) => (c as { status: string }).status);
+
+  it('dlqReplay: an InvalidInputError fails the workflow with its message, and the run is recorded FAILED', async () => {
+    const finished: unknown[] = [];
+    const { activities, calls } = stubActivities({
+      replayDlq: fail('InvalidInputError', 'unknown DLQ reason "NOT_A_REASON"; known: INVALID_JSON'),
+      recordRunFinished: async (i: unknown) => {
+        finished.push(i);
+        return { reportPath: '/r.md' };
+      },
+    });
+    const { error } = await outcomeOf('dlqReplay', activities, { reason: 'NOT_A_REASON' });
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause.type).toBe('InvalidInputError');
+    expect(cause.message).toContain('NOT_A_REASON');
+    expect(calls.filter((c) => c === 'replayDlq')).toHaveLength(1);
+    expect(finished).toEqual([expect.objectContaining({ status: 'FAILED', reason: 'InvalidInputError' })]);
+  });
+
+  it('l3Regression: bad input fails before publishing anything, and the run is recorded FAILED', async () => {
+    for (const input of [{ syncTimeoutSec: -1 }, { syncTimeoutSec: '60' }, { freshnessSloSec: 0 }]) {
+      const finished: unknown[] = [];
+      const { activities, calls } = stubActivities({
+        recordRunFinished: async (i: unknown) => {
+          finished.push(i);
+          return { reportPath: '/r.md' };
+        },
+      });
+      const { error } = await outcomeOf('l3Regression', activities, input);
+      const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause?.type, JSON.stringify(input)).toBe('InvalidInputError');
+      expect(cause.message).toContain(Object.keys(input)[0]);
+      expect(calls).not.toContain('publishRegressionEvents');
+      expect(finishedStatuses(finished)).toEqual(['FAILED']);
+    }
+  });
+
+  it('l3Regression: an activity out of retries still records the run FAILED (no row left RUNNING)', async () => {
+    const finished: unknown[] = [];
+    const { activities } = stubActivities({
+      publishRegressionEvents: fail('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED'),
+      recordRunFinished: async (i: unknown) => {
+        finished.push(i);
+        return { reportPath: '/r.md' };
+      },
+    });
+    const { error } = await outcomeOf('l3Regression', activities, {});
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(finished).toEqual([
+      expect.objectContaining({ status: 'FAILED', reason: 'KafkaJSConnectionError' }),
+    ]);
   });
 
   it('l3Regression fails the workflow (red in the UI) when a check fails', async () => {

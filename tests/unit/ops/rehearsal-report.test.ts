@@ -58,6 +58,20 @@ describe('rehearsal report', () => {
     expect(md).toContain('roll back the deploy');
     expect(md).toContain(ROLLBACK_RULE.SMOKE_FAILED);
   });
+  it('says when the run is not in bo.ops_runs (database down), and only then', () => {
+    expect(renderRehearsalReport(result)).not.toContain('## Run record');
+    const md = renderRehearsalReport({
+      ...result,
+      reason: 'ENVIRONMENT_BLOCKED',
+      evidence: {
+        ...result.evidence,
+        runRecordErrors: ['final row not recorded in bo.ops_runs: Error: connect ECONNREFUSED 127.0.0.1:1'],
+      },
+    });
+    expect(md).toContain('## Run record');
+    expect(md).toContain('not recorded in bo.ops_runs');
+    expect(md).toContain('- final row not recorded in bo.ops_runs: Error: connect ECONNREFUSED 127.0.0.1:1');
+  });
   it('has a rollback rule for every reason', () => {
     for (const r of [
       'NONE',
