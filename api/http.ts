@@ -5,7 +5,7 @@
 // api/server.ts adapts it to node:http; tests call it directly.
 import { randomUUID } from 'node:crypto';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { createOpenApiFetchHandler, type OpenAPIObject } from 'trpc-to-openapi';
+import type { OpenAPIObject } from 'trpc-to-openapi';
 import { logger } from '../core/log';
 import { apiRequestLatency, apiRequestsInflight, apiRequestsTotal, registry } from '../core/metrics';
 import { pingDatabase } from '../db/lookups';
@@ -19,6 +19,7 @@ import {
   type ApiErrorCode,
 } from './errors';
 import { buildOpenApiDocument } from './openapi';
+import { createOpenApiFetch } from './openapi-fetch';
 import { appRouter } from './router';
 import { createContext, type ApiServices, type RequestInfo } from './trpc';
 
@@ -97,6 +98,17 @@ export function createApi(opts: ApiOptions): Api {
     cursorSecret: opts.cursorSecret,
   };
   const readinessTimeoutMs = opts.readinessTimeoutMs ?? 2000;
+  // The REST bridge over the same router, built once (see openapi-fetch.ts).
+  const restBridge = createOpenApiFetch<RequestInfo>({
+    router: appRouter,
+    createContext: (info) => createContext(services, info),
+    onError: ({ error, path, ctx }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') {
+        const requestId = (ctx as { requestId?: string } | undefined)?.requestId;
+        log.error('procedure failed', { request_id: requestId, procedure: path, err: error.cause ?? error });
+      }
+    },
+  });
   let openApiJson: string | undefined;
   const openApi = (): string =>
     (openApiJson ??= JSON.stringify(buildOpenApiDocument(opts.baseUrl) satisfies OpenAPIObject));
@@ -196,21 +208,7 @@ export function createApi(opts: ApiOptions): Api {
         decodedPath === pathname
           ? request
           : new Request(new URL(decodedPath + url.search, url), { method, headers: request.headers });
-      let response = await createOpenApiFetchHandler({
-        endpoint: '/',
-        req: bridged,
-        router: appRouter,
-        createContext: () => createContext(services, info),
-        onError: ({ error, path }) => {
-          if (error.code === 'INTERNAL_SERVER_ERROR') {
-            log.error('procedure failed', {
-              request_id: requestId,
-              procedure: path,
-              err: error.cause ?? error,
-            });
-          }
-        },
-      });
+      let response = await restBridge(bridged, info);
       if (response.status >= 400) response = await reshapeRestError(response, requestId);
       return { label, response };
     }
