@@ -11,14 +11,7 @@
 // of recording pairing_outcomes_total / consumer_version_missing_total, so each caller labels them by its source.
 import type pg from 'pg';
 import type { DlqReason, LedgerEntry, PaymentOrder } from '../contract';
-import {
-  TransientDbError,
-  RowRejectedError,
-  asTransient,
-  classifyPgError,
-  isNewKeyRace,
-  pgErrorCode,
-} from './errors';
+import { TransientDbError, RowRejectedError, asTransient, classifyPgError, pgErrorCode } from './errors';
 import {
   LEDGER_SPEC,
   ORDER_SPEC,
@@ -30,7 +23,6 @@ import {
   stagingSource,
   unnestSource,
   type KindSpec,
-  type NewKeyWrite,
 } from './merge-sql';
 import { timed } from './pool';
 
@@ -303,9 +295,8 @@ async function applyRows(
 ): Promise<ApplyResult> {
   const parts = partition(spec, rows);
   const result = startResult(parts);
-  // The isolated path (fallback, DLQ replay) writes every winner through ON CONFLICT: no new-key race to handle.
-  const merge = statement(`merge ${spec.kind} ${source} upsert`, () =>
-    mergeSql(spec, source, unnestSource(spec), 'rows', 'upsert'),
+  const merge = statement(`merge ${spec.kind} ${source}`, () =>
+    mergeSql(spec, source, unnestSource(spec), 'rows'),
   );
   const op = spec.kind === 'ledger' ? 'merge_ledger' : 'merge_orders';
   const run = (indexes: readonly number[]) =>
@@ -493,20 +484,11 @@ async function applyBatchOneStatement(pool: pg.Pool, input: BatchInput): Promise
   if (has.orders) values.push(...rowArrays(ORDER_SPEC, orderRows, orderParts.valid));
   if (has.dlq) values.push(...dlqArrays(dlq));
   const key = `batch ${input.source} ${has.ledger ? 'l' : ''}${has.orders ? 'o' : ''}${has.dlq ? 'd' : ''}`;
-  const run = (newKeys: NewKeyWrite) => {
-    const batch = statement(`${key} ${newKeys}`, () => batchSql(input.source, has, newKeys));
-    return timed('apply_batch', () => pool.query<BatchStatementResult>({ ...batch, values }));
-  };
+  const batch = statement(key, () => batchSql(input.source, has));
 
   let res: pg.QueryResult<BatchStatementResult>;
   try {
-    try {
-      res = await run('insert');
-    } catch (err) {
-      // A racing writer inserted one of our new keys first: nothing was written; again, all through ON CONFLICT.
-      if (!isNewKeyRace(err)) throw err;
-      res = await run('upsert');
-    }
+    res = await timed('apply_batch', () => pool.query<BatchStatementResult>({ ...batch, values }));
   } catch (err) {
     throw asTransient(err, 'apply batch');
   }
@@ -633,17 +615,10 @@ async function mergeStaged(
     versionMissing: 0,
   };
   const op = spec.kind === 'ledger' ? 'merge_staged_ledger' : 'merge_staged_orders';
-  const run = (range: { from: number; to: number } | undefined, newKeys: NewKeyWrite) =>
+  const run = (range?: { from: number; to: number }) =>
     timed(op, () =>
-      client.query<MergeCountsResult>(mergeSql(spec, source, stagingSource(spec, range), 'counts', newKeys)),
+      client.query<MergeCountsResult>(mergeSql(spec, source, stagingSource(spec, range), 'counts')),
     );
-  // New keys by plain INSERT; if a racing writer inserted one of them first, the same range again through ON
-  // CONFLICT (each attempt in its own savepoint, so the transaction lives on).
-  const tryRun = async (range?: { from: number; to: number }) => {
-    const fast = await attempt(client, () => run(range, 'insert'));
-    if (fast.ok || !isNewKeyRace(fast.err)) return fast;
-    return attempt(client, () => run(range, 'upsert'));
-  };
   const add = (r: MergeCountsResult) => {
     summary.inserted += r.inserted;
     summary.updated += r.updated;
@@ -662,7 +637,7 @@ async function mergeStaged(
   // seconds JIT-compiling a statement that runs about a second. JIT never pays off here: off until the end of
   // the caller's transaction.
   await client.query(`SET LOCAL jit = off`);
-  const whole = await tryRun();
+  const whole = await attempt(client, () => run());
   if (whole.ok) {
     add(whole.value.rows[0]!);
   } else {
@@ -676,7 +651,7 @@ async function mergeStaged(
       const range = { from: seqs[lo]!, to: seqs[hi]! };
       const result: Attempt<pg.QueryResult<MergeCountsResult>> = knownErr
         ? { ok: false, err: knownErr }
-        : await tryRun(range);
+        : await attempt(client, () => run(range));
       if (result.ok) return add(result.value.rows[0]!);
       if (classifyPgError(result.err) !== 'deterministic') throw result.err;
       if (lo === hi) {

@@ -100,18 +100,6 @@ export function classifyPgError(err: unknown): PgErrorClass {
   return 'unknown';
 }
 
-/** Primary keys of the merged tables. */
-const MERGED_PKEYS: readonly string[] = ['ledger_entries_pkey', 'payment_orders_pkey'];
-
-/**
- * A unique_violation on a merged table's primary key: a racing writer inserted a key that this merge's plain
- * INSERT of new keys wanted too (merge-sql.ts NewKeyWrite). Not a bad row: re-run the merge with 'upsert'.
- */
-export function isNewKeyRace(err: unknown): boolean {
-  const constraint = (err as { constraint?: unknown } | null)?.constraint;
-  return pgErrorCode(err) === '23505' && typeof constraint === 'string' && MERGED_PKEYS.includes(constraint);
-}
-
 /** Wrap transient failures as TransientDbError (idempotent); return anything else unchanged. */
 export function asTransient(err: unknown, context: string): unknown {
   if (err instanceof TransientDbError) return err;

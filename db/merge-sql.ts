@@ -27,15 +27,11 @@
 //   plan       per key seen several times: the fold (bo.lww_winner in arrival order) and whether it is safe
 //   locked     only if some key is not safe: the stored rows of the batch's keys, locked in key order
 //   unsafe, decided   for the unsafe keys: which versions beat the locked row, and the fold from the first one
-//   win        one version per key (so ON CONFLICT never touches a row twice), flagged `present` when the key
-//              exists at the statement's snapshot
+//   win        one version per key (so ON CONFLICT never touches a row twice)
 //   upserted   INSERT ... ON CONFLICT (pk) DO UPDATE ... WHERE (incoming is newer (bo.lww_newer), or the key was
 //              decided against its locked row) AND its content differs. The WHERE is evaluated against the latest
 //              committed row under its row lock, so racing writers cannot regress a key. Rows are written in key
 //              order (deadlock avoidance).
-//   fresh      winners of keys absent at the snapshot: a plain INSERT (see NewKeyWrite; a racing insert of the same
-//              key fails the statement, which the caller re-runs with every winner in `upserted`)
-//   written    upserted + fresh
 //   classified per-winner outcome: inserted / updated (RETURNING, xmax = 0 means inserted), unchanged (the
 //              stored row equals it), stale (the stored row is newer)
 //   kept       keys of several versions whose final row is the stored one (stale winner, or none beat it)
@@ -55,15 +51,6 @@
 import type { WriteSource } from './apply';
 
 export type MergeKind = 'ledger' | 'order';
-
-/**
- * How winners whose key is absent from the table (at the statement's snapshot) are written. 'insert': a plain
- * INSERT, about twice as fast as INSERT ... ON CONFLICT per row (the common case of a backfill or new traffic);
- * a racing writer that inserts the same key first makes the statement fail with unique_violation on the
- * primary key (isNewKeyRace in errors.ts), and the caller re-runs it with 'upsert', where every winner goes through ON
- * CONFLICT.
- */
-export type NewKeyWrite = 'insert' | 'upsert';
 
 // Staged values are text in both paths (parameter arrays and COPY staging), cast to the table type inside the
 // merge statement: a value PostgreSQL refuses (e.g. a timestamp out of range) then fails the merge, where
@@ -178,7 +165,6 @@ export function dlqInsertSql(firstParam = 1): string {
 export function batchSql(
   source: WriteSource,
   has: { ledger: boolean; orders: boolean; dlq: boolean },
-  newKeys: NewKeyWrite = 'insert',
 ): string {
   const ctes: string[] = [];
   let next = 1;
@@ -191,7 +177,7 @@ export function batchSql(
       results.push(`NULL::jsonb AS ${label}`);
       continue;
     }
-    const parts = mergeParts(spec, source, unnestSource(spec, next), 'rows', prefix, newKeys);
+    const parts = mergeParts(spec, source, unnestSource(spec, next), 'rows', prefix);
     next += unnestParamCount(spec);
     ctes.push(...parts.ctes);
     results.push(`(SELECT to_jsonb(r) FROM ${parts.result} r) AS ${label}`);
@@ -227,14 +213,8 @@ export function stagingColumns(spec: KindSpec): string[] {
  * The merge statement. `mode: 'rows'` returns one row with `outcomes text[]` in arrival_seq order;
  * `mode: 'counts'` returns the outcome counts only. Both return pairing counts and version_missing.
  */
-export function mergeSql(
-  spec: KindSpec,
-  source: WriteSource,
-  from: string,
-  mode: 'rows' | 'counts',
-  newKeys: NewKeyWrite = 'insert',
-): string {
-  const parts = mergeParts(spec, source, from, mode, '', newKeys);
+export function mergeSql(spec: KindSpec, source: WriteSource, from: string, mode: 'rows' | 'counts'): string {
+  const parts = mergeParts(spec, source, from, mode, '');
   return `WITH ${parts.ctes.join(',\n    ')}\n    SELECT * FROM ${parts.result}`;
 }
 
@@ -248,7 +228,6 @@ export function mergeParts(
   from: string,
   mode: 'rows' | 'counts',
   prefix: string,
-  newKeys: NewKeyWrite = 'insert',
 ): { ctes: string[]; result: string } {
   const names = [
     'src',
@@ -258,8 +237,6 @@ export function mergeParts(
     'decided',
     'win',
     'upserted',
-    'fresh',
-    'written',
     'classified',
     'kept',
     'others',
@@ -333,31 +310,21 @@ export function mergeParts(
       FROM (SELECT *, min(arrival_seq) FILTER (WHERE beats_stored) OVER (PARTITION BY ${pk}) AS first_newer
             FROM ${n.unsafe}) u
       GROUP BY ${pk}, stored)`,
-    // present: the key exists at the statement's snapshot (primary-key probe); only needed when new keys are
-    // written by a plain INSERT.
     `${n.win} AS MATERIALIZED (
-      SELECT w.*${newKeys === 'insert' ? `, EXISTS (SELECT 1 FROM ${spec.table} e WHERE e.${pk} = w.${pk}) AS present` : ''}
-      FROM (SELECT * FROM ${n.src} WHERE versions = 1
-        UNION ALL
-        SELECT x.* FROM ${n.src} x JOIN ${n.plan} p ON p.${pk} = x.${pk} AND p.safe AND p.fold_seq = x.arrival_seq
-        UNION ALL
-        SELECT x.* FROM ${n.src} x JOIN ${n.decided} d ON d.${pk} = x.${pk} AND d.win_seq = x.arrival_seq) w)`,
+      SELECT * FROM ${n.src} WHERE versions = 1
+      UNION ALL
+      SELECT x.* FROM ${n.src} x JOIN ${n.plan} p ON p.${pk} = x.${pk} AND p.safe AND p.fold_seq = x.arrival_seq
+      UNION ALL
+      SELECT x.* FROM ${n.src} x JOIN ${n.decided} d ON d.${pk} = x.${pk} AND d.win_seq = x.arrival_seq)`,
     `${n.upserted} AS (
       INSERT INTO ${spec.table} AS t (${business.join(', ')}, ingested_at, source)
-      SELECT ${business.join(', ')}, now(), ${sourceLiteral(source)} FROM ${n.win}${newKeys === 'insert' ? ' WHERE present' : ''} ORDER BY ${pk}
+      SELECT ${business.join(', ')}, now(), ${sourceLiteral(source)} FROM ${n.win} ORDER BY ${pk}
       ON CONFLICT (${pk}) DO UPDATE SET
         ${nonKey.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, ingested_at = EXCLUDED.ingested_at, source = EXCLUDED.source
       WHERE (bo.lww_newer(EXCLUDED.updated_at, EXCLUDED.source_version, t.updated_at, t.source_version)
              OR EXCLUDED.${pk} IN (SELECT d.${pk} FROM ${n.decided} d WHERE d.stored))
         AND ${row('t')} IS DISTINCT FROM ${row('EXCLUDED')}
       RETURNING t.${pk}, (t.xmax = 0) AS inserted)`,
-    newKeys === 'insert'
-      ? `${n.fresh} AS (
-      INSERT INTO ${spec.table} (${business.join(', ')}, ingested_at, source)
-      SELECT ${business.join(', ')}, now(), ${sourceLiteral(source)} FROM ${n.win} WHERE NOT present ORDER BY ${pk}
-      RETURNING ${pk}, true AS inserted)`
-      : `${n.fresh} AS (SELECT NULL::text AS ${pk}, true AS inserted WHERE false)`,
-    `${n.written} AS (SELECT * FROM ${n.upserted} UNION ALL SELECT * FROM ${n.fresh})`,
     // The stored row is looked up (by primary key, only for winners the upsert did not write) to tell an
     // identical redelivery from a stale version; the lookup sees the pre-statement snapshot.
     `${n.classified} AS MATERIALIZED (
@@ -369,7 +336,7 @@ export function mergeParts(
         w.versions > 1 AS several
         ${isLedger ? `, (${pairable}) AS pairable, w.related_id, w.entry_type` : ''}
       FROM ${n.win} w
-      LEFT JOIN ${n.written} u ON u.${pk} = w.${pk})`,
+      LEFT JOIN ${n.upserted} u ON u.${pk} = w.${pk})`,
     // Keys of several versions whose final row is the stored one (the winner was stale, or no version beat the
     // stored row), read by primary key (pre-statement snapshot).
     `${n.kept} AS MATERIALIZED (
