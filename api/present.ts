@@ -87,6 +87,11 @@ export function ledgerEntryView(e: LedgerEntryRow): LedgerEntryView {
   };
 }
 
+/** An entry that names a payment order the DB has no row for (SPEC 1.3: status_group UNKNOWN, counted). */
+export function orderMissing(e: LedgerEntryRow): boolean {
+  return e.related_type === 'PAYMENT_ORDER' && e.related_id !== null && e.order_status === null;
+}
+
 export function pairView(p: PairRow): PairView {
   return {
     related_id: p.related_id,

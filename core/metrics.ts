@@ -119,6 +119,11 @@ export const consumerContractStatusUnknownTotal = new client.Counter({
   help: 'Payment order statuses outside the frozen status set v2 (mapped to UNKNOWN)',
   registers: [registry],
 });
+export const consumerContractOrderMissingTotal = new client.Counter({
+  name: 'consumer_contract_order_missing_total',
+  help: 'Ledger entries served whose PAYMENT_ORDER row is absent (status null, status_group UNKNOWN; SPEC 1.3), counted by the Admin API where they are served',
+  registers: [registry],
+});
 export const consumerContractProfileInfo = new client.Gauge({
   name: 'consumer_contract_profile_info',
   help: 'The event profile in use (value 1)',

@@ -15,7 +15,7 @@ export async function samplePairCounts(pool: pg.Pool): Promise<{ pairs: number; 
   return { pairs: Number(rows[0]?.pairs ?? 0), incomplete: Number(rows[0]?.incomplete ?? 0) };
 }
 
-/** Registers the sampling on this process's registry (API and consumer processes call it once). */
+/** Registers the sampling on this process's registry; the API process does (api/main.ts), so the gauges are on its /metrics. */
 export function registerPairingGauges(pool: pg.Pool): void {
   let last = 0;
   let inflight: Promise<void> | null = null;

@@ -1,7 +1,8 @@
 // admin.tx.get  <->  GET /admin/tx/{tx_id}
 import { TRPCError } from '@trpc/server';
 import { getLedgerEntry } from '../../db/lookups';
-import { ledgerEntryView } from '../present';
+import { consumerContractOrderMissingTotal } from '../../core/metrics';
+import { ledgerEntryView, orderMissing } from '../present';
 import { ledgerEntryOutput, txGetInput } from '../schemas';
 import { auditLookup, protectedProcedure, router } from '../trpc';
 
@@ -24,6 +25,7 @@ export const txRouter = router({
       const row = await getLedgerEntry(ctx.services.db, input.tx_id);
       if (!row)
         throw new TRPCError({ code: 'NOT_FOUND', message: `no ledger entry with tx_id ${input.tx_id}` });
+      if (orderMissing(row)) consumerContractOrderMissingTotal.inc();
       return ledgerEntryView(row);
     }),
 });

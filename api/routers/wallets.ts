@@ -2,7 +2,8 @@
 import { TRPCError } from '@trpc/server';
 import { listWalletEntries } from '../../db/lookups';
 import { decodeCursor, encodeCursor } from '../cursor';
-import { ledgerEntryView } from '../present';
+import { consumerContractOrderMissingTotal } from '../../core/metrics';
+import { ledgerEntryView, orderMissing } from '../present';
 import { walletListInput, walletListOutput } from '../schemas';
 import { auditLookup, protectedProcedure, router } from '../trpc';
 
@@ -46,6 +47,8 @@ export const walletsRouter = router({
         entryType: input.entry_type,
       });
       const page = rows.slice(0, input.limit);
+      const missing = page.filter(orderMissing).length;
+      if (missing > 0) consumerContractOrderMissingTotal.inc(missing);
       const last = page[page.length - 1];
       const nextCursor =
         rows.length > input.limit && last

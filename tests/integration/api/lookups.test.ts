@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSink } from '../../../api/audit';
 import type { Api } from '../../../api/http';
 import { startServer } from '../../../api/server';
+import { consumerContractOrderMissingTotal } from '../../../core/metrics';
 import { createPool } from '../../../db/pool';
 import {
   auditRowsFor,
@@ -216,6 +217,16 @@ describe('GET /admin/tx/{tx_id}', () => {
       status_group: 'UNKNOWN',
       pairing_status: 'INCOMPLETE',
     });
+  });
+
+  it('counts entries whose payment order row is missing (consumer_contract_order_missing_total)', async () => {
+    const missing = async () => (await consumerContractOrderMissingTotal.get()).values[0]?.value ?? 0;
+    const before = await missing();
+    await get(api, `/admin/tx/${P}pay-2`); // its order exists (unknown status): not counted
+    await get(api, `/admin/tx/${P}xfer-1`); // not related to a payment order: not counted
+    expect(await missing()).toBe(before);
+    await get(api, `/admin/tx/${P}rcv-3`); // names an order the DB has no row for
+    expect(await missing()).toBe(before + 1);
   });
 
   it('404s with the error body when absent', async () => {

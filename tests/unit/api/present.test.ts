@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dataLagSec, ledgerEntryView, pairingOf, paymentOrderView } from '../../../api/present';
+import { dataLagSec, ledgerEntryView, orderMissing, pairingOf, paymentOrderView } from '../../../api/present';
 import type { LedgerEntryRow, PaymentOrderRow } from '../../../db/lookups';
 
 function row(over: Partial<LedgerEntryRow> = {}): LedgerEntryRow {
@@ -112,5 +112,14 @@ describe('paymentOrderView', () => {
     expect(paymentOrderView(order, ['ADMIN_READ']).payer_wallet_id).toBe('w-12****89');
     expect(paymentOrderView(order, ['ADMIN_READ']).payee_wallet_id).toBeNull();
     expect(paymentOrderView(order, ['ADMIN_AUDIT']).payer_wallet_id).toBe('w-1234567889');
+  });
+});
+
+describe('orderMissing', () => {
+  it('is true only for a PAYMENT_ORDER relation without an order row', () => {
+    expect(orderMissing(row({ order_status: null, order_status_group: null }))).toBe(true);
+    expect(orderMissing(row({ order_status: 'SETTLED' }))).toBe(false);
+    expect(orderMissing(row({ related_type: 'TRANSFER', order_status: null }))).toBe(false);
+    expect(orderMissing(row({ related_id: null, related_type: 'UNKNOWN', order_status: null }))).toBe(false);
   });
 });
