@@ -98,10 +98,19 @@ export async function cutoverRehearsal(input: CutoverRehearsalInput = {}): Promi
       'InvalidInputError',
     );
   }
-  const bufferMinutes = input.bufferMinutes ?? 5;
+  // Checked before anything runs: a typo in the UI's JSON fails at once, naming the field.
+  const bufferMinutes = numberInput('bufferMinutes', input.bufferMinutes, 5, {
+    min: 0,
+    max: 7 * 24 * 60,
+    unit: 'minutes',
+  });
   const syncFrom = new Date(tCutover.getTime() - bufferMinutes * 60_000);
-  const syncTimeoutSec = input.syncTimeoutSec ?? 300;
-  const sampleSize = input.idempotency?.sampleSize ?? 20;
+  const syncTimeoutSec = seconds('syncTimeoutSec', input.syncTimeoutSec, 300, 24 * 3600);
+  const sampleSize = numberInput('idempotency.sampleSize', input.idempotency?.sampleSize, 20, {
+    min: 1,
+    max: 10_000,
+    integer: true,
+  });
   const checkpointId = `rehearsal-${runId}`;
 
   // The query handler is registered before the first await so `progress` answers from the first moment.
@@ -388,15 +397,32 @@ async function failureRecorded<T>(
   }
 }
 
-/** A positive number of seconds from the input, or its default; anything else is InvalidInputError. */
-function seconds(field: string, value: unknown, fallback: number, max: number): number {
+/** A number from the input within [min, max] (an integer if asked), or its default; anything else is InvalidInputError. */
+function numberInput(
+  field: string,
+  value: unknown,
+  fallback: number,
+  range: { min: number; max: number; exclusiveMin?: boolean; integer?: boolean; unit?: string },
+): number {
   const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max)
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    (range.exclusiveMin ? v > range.min : v >= range.min) &&
+    v <= range.max &&
+    (!range.integer || Number.isInteger(v));
+  if (!ok)
     throw ApplicationFailure.nonRetryable(
-      `${field} must be a number of seconds in (0, ${max}], got ${JSON.stringify(value)}`,
+      `${field} must be ${range.integer ? 'an integer' : 'a number'}${range.unit ? ` of ${range.unit}` : ''} in ` +
+        `${range.exclusiveMin ? '(' : '['}${range.min}, ${range.max}], got ${JSON.stringify(value)}`,
       'InvalidInputError',
     );
-  return v;
+  return v as number;
+}
+
+/** A positive number of seconds from the input, or its default; anything else is InvalidInputError. */
+function seconds(field: string, value: unknown, fallback: number, max: number): number {
+  return numberInput(field, value, fallback, { min: 0, max, exclusiveMin: true, unit: 'seconds' });
 }
 
 export async function dlqReplay(input: DlqReplayInput = {}): Promise<DlqReplayResult> {

@@ -409,6 +409,24 @@ describe('dlqReplay and l3Regression orchestration', () => {
     expect(finished).toEqual([expect.objectContaining({ status: 'FAILED', reason: 'InvalidInputError' })]);
   });
 
+  it('cutoverRehearsal: bad numeric input fails at once, naming the field, before any activity', async () => {
+    for (const input of [
+      { bufferMinutes: -5 },
+      { syncTimeoutSec: 'soon' },
+      { syncTimeoutSec: 0 },
+      { idempotency: { sampleSize: 2.5 } },
+      { idempotency: { sampleSize: 0 } },
+    ]) {
+      const { activities, calls } = stubActivities();
+      const { error } = await outcomeOf('cutoverRehearsal', activities, input);
+      const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause?.type, JSON.stringify(input)).toBe('InvalidInputError');
+      const field = 'idempotency' in input ? 'idempotency.sampleSize' : Object.keys(input)[0]!;
+      expect(cause.message).toContain(field);
+      expect(calls).toEqual([]);
+    }
+  });
+
   it('l3Regression: bad input fails before publishing anything, and the run is recorded FAILED', async () => {
     for (const input of [{ syncTimeoutSec: -1 }, { syncTimeoutSec: '60' }, { freshnessSloSec: 0 }]) {
       const finished: unknown[] = [];
