@@ -92,7 +92,12 @@ function stubActivities(overrides: Partial<Record<keyof Activities, (...args: ne
   return { activities: recorded, calls };
 }
 
-async function runRehearsal(activities: Record<string, unknown>, input: Record<string, unknown> = {}) {
+/** Runs one workflow on a fresh task queue with a worker of the given activities until it ends. */
+async function runWorkflow<T>(
+  workflow: string,
+  activities: Record<string, unknown>,
+  input: unknown,
+): Promise<T> {
   const taskQueue = `wf-logic-${randomUUID()}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -101,12 +106,16 @@ async function runRehearsal(activities: Record<string, unknown>, input: Record<s
     activities,
   });
   return worker.runUntil(
-    env.client.workflow.execute('cutoverRehearsal', {
+    env.client.workflow.execute(workflow, {
       taskQueue,
-      workflowId: `rehearsal-${randomUUID()}`,
+      workflowId: `${workflow}-${randomUUID()}`,
       args: [input],
-    }) as Promise<CutoverRehearsalResult>,
+    }) as Promise<T>,
   );
+}
+
+function runRehearsal(activities: Record<string, unknown>, input: Record<string, unknown> = {}) {
+  return runWorkflow<CutoverRehearsalResult>('cutoverRehearsal', activities, input);
 }
 
 const fail =
@@ -372,20 +381,9 @@ describe('dlqReplay and l3Regression orchestration', () => {
 
   /** Runs one workflow on a fresh queue; resolves to its result or its failure. */
   async function outcomeOf(workflow: string, activities: Record<string, unknown>, input: unknown) {
-    const taskQueue = `wf-logic-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-    });
-    return worker.runUntil(
-      env.client.workflow
-        .execute(workflow, { taskQueue, workflowId: `${workflow}-${randomUUID()}`, args: [input] })
-        .then(
-          (result: unknown) => ({ result, error: undefined }),
-          (error: unknown) => ({ result: undefined, error }),
-        ),
+    return runWorkflow(workflow, activities, input).then(
+      (result: unknown) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
     );
   }
   const finishedStatuses = (calls: unknown[]) => calls.map((c) => (c as { status: string }).status);
