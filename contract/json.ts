@@ -12,6 +12,7 @@ export const NUMBER_LITERAL_PREFIX = '\u0000json-number:';
 
 const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
+const AMOUNT_NUMBER_HINT = /amount"[ \t\n\r]*:[ \t\n\r]*-?[0-9]/;
 
 function skipWhitespace(text: string, from: number): number {
   WHITESPACE.lastIndex = from;
@@ -31,7 +32,9 @@ function isAmountKey(rawKey: string): boolean {
 
 /** Rewrite `"amount": <number>` into `"amount": "<prefix><number text>"` everywhere in `text`. */
 export function protectAmountNumbers(text: string): string {
-  if (!text.includes('amount') && !text.includes('\\')) return text;
+  // Fast exit for the common line: without a backslash no key is escaped, so an amount number can only
+  // appear as `amount"` + optional whitespace + `:` + optional whitespace + a number start.
+  if (!text.includes('\\') && !AMOUNT_NUMBER_HINT.test(text)) return text;
   const parts: string[] = [];
   let copiedUpTo = 0;
   let cursor = 0;

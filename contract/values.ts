@@ -79,43 +79,55 @@ export function canonicalDecimal(x: unknown): string | null {
 const TIMESTAMP_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  if (month === 2 && ((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0)) return 29;
+  return DAYS_IN_MONTH[month - 1] ?? 0;
 }
 
 /**
  * Parse an RFC 3339 timestamp with an offset into a Date (millisecond precision; extra fraction
  * digits are truncated). Null for anything else: no offset, impossible calendar dates
  * (2026-02-30), out-of-range fields, year 0000, leap second 60 (a JS Date cannot hold it).
+ * (On the hot path of every event: no intermediate arrays or Dates.)
  */
 export function parseTimestamp(x: unknown): Date | null {
   if (typeof x !== 'string' || x.length > 40) return null;
   const m = TIMESTAMP_PATTERN.exec(x);
   if (!m) return null;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const year = +m[1]!;
+  const month = +m[2]!;
+  const day = +m[3]!;
+  const hour = +m[4]!;
+  const minute = +m[5]!;
+  const second = +m[6]!;
+  const fraction = m[7];
+  const millis =
+    fraction === undefined
+      ? 0
+      : fraction.length >= 3
+        ? +fraction.slice(0, 3)
+        : +fraction * (fraction.length === 1 ? 100 : 10);
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
   let offsetMinutes = 0;
   if (m[8] !== undefined) {
-    const offsetHours = Number(m[9]);
-    const offsetMins = Number(m[10]);
+    const offsetHours = +m[9]!;
+    const offsetMins = +m[10]!;
     if (offsetHours > 23 || offsetMins > 59) return null;
     offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0..99 to 1900..1999.
-  const local = new Date(0);
-  local.setUTCFullYear(year, month - 1, day);
-  local.setUTCHours(hour, minute, second, millis);
-  return new Date(local.getTime() - offsetMinutes * 60_000);
+  let utc: number;
+  if (year >= 100) utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  else {
+    // Date.UTC maps years 0..99 to 1900..1999: set the full year explicitly.
+    const d = new Date(0);
+    d.setUTCFullYear(year, month - 1, day);
+    d.setUTCHours(hour, minute, second, millis);
+    utc = d.getTime();
+  }
+  return new Date(utc - offsetMinutes * 60_000);
 }
 
 /**
