@@ -17,8 +17,8 @@
 //     one by one from stored row S, S stays until the first version k that beats it, and from then on the state
 //     no longer depends on S, so the result is the fold of versions k..n (or S when no version beats it). Only
 //     that net result is written (no intermediate states), and a redelivered history leaves the row untouched.
-//     When such a batch exists, every existing key of the batch is locked, in key order, before anything is
-//     written (the upsert then takes no row lock out of order). A key that did not exist at lock time but is
+//     When such a batch exists, every existing key of the batch up to its last unsafe key is locked, in key
+//     order, before anything is written (the upsert then takes the later keys' row locks, still in key order). A key that did not exist at lock time but is
 //     inserted by a racing writer before our insert falls back to the ON CONFLICT rule (never a regression).
 //
 // One statement, data-modifying CTEs:
@@ -286,12 +286,15 @@ export function mergeParts(
                     max(source_version) OVER (PARTITION BY ${pk}) AS max_v
                   FROM ${n.src} WHERE versions > 1) m
             GROUP BY ${pk}) k)`,
-    // The array is only built (and rows only locked) when some key is unsafe.
+    // The array is only built (and rows only locked) when some key is unsafe. Locks are taken in key order up to
+    // the last unsafe key; the upsert then locks the keys after it, still in key order, so every writer locks
+    // in one global order.
     `${n.locked} AS MATERIALIZED (
       SELECT t.${pk}, ${nonKey.map((c) => `t.${c}`).join(', ')}
       FROM ${spec.table} t
       WHERE t.${pk} = ANY (CASE WHEN EXISTS (SELECT 1 FROM ${n.plan} WHERE NOT safe)
                                THEN ARRAY(SELECT DISTINCT ${pk} FROM ${n.src}) END)
+        AND t.${pk} <= (SELECT max(${pk}) FROM ${n.plan} WHERE NOT safe)
       ORDER BY t.${pk}
       FOR UPDATE OF t)`,
     // Versions of the unsafe keys, each marked with whether it beats the locked stored row (no row: it does).
