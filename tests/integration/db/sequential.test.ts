@@ -2,24 +2,11 @@
 // key first and comparing the result with the stored row is NOT the same as applying them one by one. Every
 // write path must give exactly the one-by-one result, whatever the batching: the per-batch path (applyBatch,
 // its single statement and its transactional fallback) and the staged backfill path (COPY + mergeStaged*).
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry, PaymentOrder } from '../../../contract';
-import {
-  type MergeSummary,
-  type RowOutcome,
-  applyLedgerEntries,
-  createStagingTables,
-  mergeStagedLedger,
-  mergeStagedOrders,
-  stagingCopySql,
-  toLedgerCopyLine,
-  toOrderCopyLine,
-} from '../../../db/apply';
+import { type MergeSummary, type RowOutcome, applyLedgerEntries } from '../../../db/apply';
 import { TransientDbError } from '../../../db/errors';
 import { createPool } from '../../../db/pool';
 import { incomingWins } from '../../../sync/synth';
@@ -33,6 +20,7 @@ import {
   readOrder,
   setupPool,
   snapshot,
+  stageAndMerge as stageAndMergeOn,
   uniquePrefix,
 } from './support';
 
@@ -45,35 +33,8 @@ afterAll(async () => {
   await pool.end();
 });
 
-/** One backfill chunk: COPY (arrival_seq = firstSeq + position) and merge both kinds in one transaction. */
-async function stageAndMerge(
-  entries: LedgerEntry[],
-  orders: PaymentOrder[],
-  firstSeq = 1,
-): Promise<{ ledger: MergeSummary; orders: MergeSummary }> {
-  const client = await pool.connect();
-  try {
-    await createStagingTables(client);
-    await client.query('BEGIN');
-    await pipeline(
-      Readable.from(entries.map((e, i) => toLedgerCopyLine(e, firstSeq + i))),
-      client.query(copyFrom(stagingCopySql('ledger'))),
-    );
-    await pipeline(
-      Readable.from(orders.map((o, i) => toOrderCopyLine(o, firstSeq + i))),
-      client.query(copyFrom(stagingCopySql('order'))),
-    );
-    const ledger = await mergeStagedLedger(client, 'backfill');
-    const ords = await mergeStagedOrders(client, 'backfill');
-    await client.query('COMMIT');
-    return { ledger, orders: ords };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
+const stageAndMerge = (entries: LedgerEntry[], orders: PaymentOrder[], firstSeq = 1) =>
+  stageAndMergeOn(pool, entries, orders, firstSeq);
 
 const strip = (prefix: string, s: { entries: string[]; orders: string[]; pairs: string[] }) =>
   JSON.parse(JSON.stringify(s).replaceAll(prefix, 'P:')) as typeof s;

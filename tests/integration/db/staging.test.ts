@@ -1,21 +1,20 @@
 // The bulk (backfill) path: COPY into the session's staging tables, merged by the same LWW + pairing statement.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry, PaymentOrder } from '../../../contract';
-import {
-  type MergeSummary,
-  createStagingTables,
-  mergeStagedLedger,
-  mergeStagedOrders,
-  stagingCopySql,
-  toLedgerCopyLine,
-  toOrderCopyLine,
-} from '../../../db/apply';
+import { createStagingTables, mergeStagedLedger, toLedgerCopyLine, toOrderCopyLine } from '../../../db/apply';
 import { RowRejectedError } from '../../../db/errors';
-import { apply, at, entry, order, readEntry, setupPool, snapshot, uniquePrefix } from './support';
+import {
+  apply,
+  at,
+  entry,
+  order,
+  readEntry,
+  setupPool,
+  snapshot,
+  stageAndMerge as stageAndMergeOn,
+  uniquePrefix,
+} from './support';
 
 let pool: pg.Pool;
 
@@ -26,39 +25,8 @@ afterAll(async () => {
   await pool.end();
 });
 
-/** One backfill chunk: COPY the rows (arrival_seq = position) and merge both kinds in one transaction. */
-async function stageAndMerge(
-  entries: LedgerEntry[],
-  orders: PaymentOrder[],
-  firstSeq = 1,
-): Promise<{ ledger: MergeSummary; orders: MergeSummary }> {
-  const client = await pool.connect();
-  try {
-    await createStagingTables(client);
-    await client.query('BEGIN');
-    await pipeline(
-      Readable.from(entries.map((e, i) => toLedgerCopyLine(e, firstSeq + i))),
-      client.query(copyFrom(stagingCopySql('ledger'))),
-    );
-    await pipeline(
-      Readable.from(orders.map((o, i) => toOrderCopyLine(o, firstSeq + i))),
-      client.query(copyFrom(stagingCopySql('order'))),
-    );
-    const ledger = await mergeStagedLedger(client, 'backfill');
-    const ords = await mergeStagedOrders(client, 'backfill');
-    await client.query('COMMIT');
-    const left = await client.query(
-      `SELECT (SELECT count(*) FROM pg_temp.stage_ledger)::int + (SELECT count(*) FROM pg_temp.stage_orders)::int AS n`,
-    );
-    expect(left.rows[0].n).toBe(0); // merged rows leave the staging tables
-    return { ledger, orders: ords };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
+const stageAndMerge = (entries: LedgerEntry[], orders: PaymentOrder[], firstSeq = 1) =>
+  stageAndMergeOn(pool, entries, orders, firstSeq);
 
 function history(prefix: string): { entries: LedgerEntry[]; orders: PaymentOrder[] } {
   const rel = `${prefix}rel`;

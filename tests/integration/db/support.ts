@@ -1,9 +1,24 @@
 // Shared helpers of the DB integration tests: real PostgreSQL (DATABASE_URL), unique id prefixes per file.
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { LedgerEntry, PaymentOrder } from '../../../contract';
 import { env } from '../../../core/env';
-import { type BatchInput, type DlqInsert, type WriteSource, applyBatch } from '../../../db/apply';
+import {
+  type BatchInput,
+  type DlqInsert,
+  type MergeSummary,
+  type WriteSource,
+  applyBatch,
+  createStagingTables,
+  mergeStagedLedger,
+  mergeStagedOrders,
+  stagingCopySql,
+  toLedgerCopyLine,
+  toOrderCopyLine,
+} from '../../../db/apply';
 import { migrateToHead } from '../../../db/migrate';
 import { createPool } from '../../../db/pool';
 
@@ -160,4 +175,42 @@ export async function snapshot(
     orders: orders.rows.map((x) => x.r),
     pairs: pairs.rows.map((x) => x.r),
   };
+}
+
+/**
+ * One backfill chunk on its own session: COPY the rows (arrival_seq = firstSeq + position) and merge both kinds
+ * in one transaction. Checks that merged rows leave the staging tables.
+ */
+export async function stageAndMerge(
+  pool: pg.Pool,
+  entries: LedgerEntry[],
+  orders: PaymentOrder[],
+  firstSeq = 1,
+): Promise<{ ledger: MergeSummary; orders: MergeSummary }> {
+  const client = await pool.connect();
+  try {
+    await createStagingTables(client);
+    await client.query('BEGIN');
+    await pipeline(
+      Readable.from(entries.map((e, i) => toLedgerCopyLine(e, firstSeq + i))),
+      client.query(copyFrom(stagingCopySql('ledger'))),
+    );
+    await pipeline(
+      Readable.from(orders.map((o, i) => toOrderCopyLine(o, firstSeq + i))),
+      client.query(copyFrom(stagingCopySql('order'))),
+    );
+    const ledger = await mergeStagedLedger(client, 'backfill');
+    const ords = await mergeStagedOrders(client, 'backfill');
+    await client.query('COMMIT');
+    const left = await client.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM pg_temp.stage_ledger)::int + (SELECT count(*) FROM pg_temp.stage_orders)::int AS n`,
+    );
+    if (left.rows[0]!.n !== 0) throw new Error('merged rows must leave the staging tables');
+    return { ledger, orders: ords };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
