@@ -42,10 +42,8 @@ export function createOpenApiFetch<TContext>(
   const nodeHandler = createOpenApiNodeHttpHandler({
     router: opts.router,
     createContext: ({ req }: { req: object }) => opts.createContext(contexts.get(req) as TContext),
-    onError: opts.onError
-      ? ({ error, path, ctx }: { error: TRPCError; path?: string; ctx?: unknown }) =>
-          opts.onError!({ error, path, ctx })
-      : undefined,
+    // The node handler passes { error, path, ctx, ... }: a superset of what onError reads.
+    onError: opts.onError,
   } as unknown as Parameters<typeof createOpenApiNodeHttpHandler>[0]);
 
   return async (req, perRequest) => {

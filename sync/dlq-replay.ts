@@ -9,6 +9,7 @@ import {
   decodeDumpLine,
   decodeKafkaMessage,
   getProfile,
+  parseTimestamp,
   type Decoded,
   type DlqReason,
   type EventProfile,
@@ -104,11 +105,14 @@ export interface DlqReplayRequest {
   batchSize?: unknown;
 }
 
-function parseTimestamp(field: 'from' | 'to', value: unknown): Date | undefined {
+/** An optional RFC 3339 bound, parsed by the event contract's own timestamp rule. */
+function timestampField(field: 'from' | 'to', value: unknown): Date | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime()))
-    throw new DlqReplayInputError(`${field} must be an RFC 3339 timestamp, got ${JSON.stringify(value)}`);
+  const date = parseTimestamp(value);
+  if (date === null)
+    throw new DlqReplayInputError(
+      `${field} must be an RFC 3339 timestamp with an offset (e.g. 2026-11-25T12:00:00Z), got ${JSON.stringify(value)}`,
+    );
   return date;
 }
 
@@ -134,8 +138,8 @@ export function parseDlqReplayRequest(req: DlqReplayRequest): {
       );
     filter.reason = req.reason as DlqReason;
   }
-  filter.from = parseTimestamp('from', req.from);
-  filter.to = parseTimestamp('to', req.to);
+  filter.from = timestampField('from', req.from);
+  filter.to = timestampField('to', req.to);
   if (filter.from && filter.to && filter.from >= filter.to)
     throw new DlqReplayInputError(
       `from (${filter.from.toISOString()}) must be before to (${filter.to.toISOString()})`,

@@ -283,6 +283,7 @@ describe('dlq replay', () => {
       [{ batchSize: '500' }, 'batchSize'],
       [{ from: 'yesterday' }, 'from'],
       [{ to: '2026-13-45' }, 'to'],
+      [{ to: '2026-02-01' }, 'to'], // no time, no offset: not RFC 3339 (the contract's rule)
       [{ from: '2026-02-02T00:00:00Z', to: '2026-02-01T00:00:00Z' }, 'from'],
       [{ topic: 7 }, 'topic'],
       [{ dryRun: 'yes' }, 'dryRun'],
