@@ -96,8 +96,6 @@ describe('consumer process killed with SIGKILL mid-stream', () => {
     const firstExit = new Promise<NodeJS.Signals | null>((resolve) =>
       first.once('exit', (_code, signal) => resolve(signal)),
     );
-    // Keep producing while it consumes, and kill it once it has applied part of the stream.
-    const producing = produceEvents(events.slice(half), { producer: kx.producer, profile, rate: 4000 });
     await waitFor('the first consumer to apply rows', async () => {
       const n = (
         await pool.query('SELECT count(*)::int AS n FROM bo.payment_orders WHERE order_id LIKE $1', [
@@ -106,6 +104,10 @@ describe('consumer process killed with SIGKILL mid-stream', () => {
       ).rows[0].n;
       return n > 50;
     });
+    // Keep producing while it consumes, and kill it while that tail is still being produced (the tail
+    // takes ~1.5 s at this rate), so the kill lands mid-stream however fast the consumer is.
+    const producing = produceEvents(events.slice(half), { producer: kx.producer, profile, rate: 2000 });
+    await new Promise((r) => setTimeout(r, 300));
     first.kill('SIGKILL');
     expect(await firstExit).toBe('SIGKILL');
     await producing;
