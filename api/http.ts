@@ -72,7 +72,8 @@ const REST_ROUTES: RestRoute[] = [
 const TRPC_PROCEDURES = new Set(['admin.tx.get', 'admin.paymentOrders.get', 'admin.wallets.listTx']);
 
 // Percent-escapes of characters the id rule allows are decoded (a client may send "a%3Ab" for "a:b");
-// every other escape stays as it is and fails the id rule with a 400.
+// every other escape stays as it is and fails the id rule with a 400 - except in a wallet_id, which is free
+// text: decodeRestPathParams (trpc.ts) decodes the rest of it.
 function decodeIdSafeEscapes(pathname: string): string {
   return pathname.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
@@ -101,7 +102,7 @@ export function createApi(opts: ApiOptions): Api {
   // The REST bridge over the same router, built once (see openapi-fetch.ts).
   const restBridge = createOpenApiFetch<RequestInfo>({
     router: appRouter,
-    createContext: (info) => createContext(services, info),
+    createContext: (info) => createContext(services, info, 'rest'),
     onError: ({ error, path, ctx }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') {
         const requestId = (ctx as { requestId?: string } | undefined)?.requestId;
@@ -167,7 +168,7 @@ export function createApi(opts: ApiOptions): Api {
         endpoint: '/trpc',
         req: request,
         router: appRouter,
-        createContext: () => createContext(services, info),
+        createContext: () => createContext(services, info, 'trpc'),
         onError: ({ error, path }) => {
           if (error.code === 'INTERNAL_SERVER_ERROR') {
             log.error('procedure failed', {
@@ -197,7 +198,9 @@ export function createApi(opts: ApiOptions): Api {
           label,
           response: errorResponse(
             'BAD_REQUEST',
-            `${matched.r.param} must be 1..128 characters of [A-Za-z0-9._:-]`,
+            matched.r.param === 'wallet_id'
+              ? 'wallet_id must be 1..128 characters'
+              : `${matched.r.param} must be 1..128 characters of [A-Za-z0-9._:-]`,
             requestId,
           ),
         };

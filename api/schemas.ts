@@ -1,7 +1,7 @@
 // Zod schemas of the Admin API: inputs (validated on both the tRPC and REST sides; a bad id is a 400)
 // and outputs (SPEC §4.2 shapes; they also generate the OpenAPI document).
 import { z } from 'zod';
-import { ID_PATTERN, MAX_ID_LENGTH } from '../contract/values';
+import { ID_PATTERN, MAX_ID_LENGTH, MAX_WALLET_ID_LENGTH, textKeyProblem } from '../contract/values';
 import { MAX_CURSOR_LENGTH } from './cursor';
 
 const ID_RULE = `1..${MAX_ID_LENGTH} characters of [A-Za-z0-9._:-]`;
@@ -15,8 +15,18 @@ export const idSchema = (what: string) =>
     .regex(ID_PATTERN, `must be ${ID_RULE}`)
     .meta({
       description: `${what}: ${ID_RULE}`,
-      example: what === 'wallet_id' ? 'w-1234567889' : `${what.split('_')[0]}-1`,
+      example: `${what.split('_')[0]}-1`,
     });
+
+const WALLET_ID_RULE = `1..${MAX_WALLET_ID_LENGTH} characters (any but NUL; percent-encode it in the REST path)`;
+
+/** A ledger entry's wallet_id: free text of 1..128 characters (SPEC §1.2), the contract's rule. */
+export const walletIdSchema = z
+  .string()
+  .refine((s) => textKeyProblem(s, MAX_WALLET_ID_LENGTH) === null, {
+    error: (issue) => `must be ${WALLET_ID_RULE}: ${textKeyProblem(issue.input as string, MAX_WALLET_ID_LENGTH)}`,
+  })
+  .meta({ description: `wallet_id: ${WALLET_ID_RULE}`, example: 'w-1234567889' });
 
 const rfc3339 = (what: string) =>
   z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp with a time zone' }).meta({
@@ -31,7 +41,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
 export const walletListInput = z.object({
-  wallet_id: idSchema('wallet_id'),
+  wallet_id: walletIdSchema,
   limit: z
     .number({ message: `must be an integer 1..${MAX_PAGE_SIZE}` })
     .int(`must be an integer 1..${MAX_PAGE_SIZE}`)

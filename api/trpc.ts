@@ -40,6 +40,8 @@ export interface RequestInfo {
 
 export interface Context extends RequestInfo {
   services: ApiServices;
+  /** 'rest' through the OpenAPI bridge (path parameters arrive percent-encoded), 'trpc' otherwise. */
+  transport: 'rest' | 'trpc';
   /** Set by protectedProcedure. */
   principal: Principal | null;
   /** Memoised authentication of this HTTP request (a tRPC batch authenticates once). */
@@ -48,11 +50,16 @@ export interface Context extends RequestInfo {
   authFailureRecorded: boolean;
 }
 
-export function createContext(services: ApiServices, info: RequestInfo): Context {
+export function createContext(
+  services: ApiServices,
+  info: RequestInfo,
+  transport: Context['transport'],
+): Context {
   let outcome: Promise<AuthOutcome> | undefined;
   return {
     ...info,
     services,
+    transport,
     principal: null,
     authenticate: () => (outcome ??= services.authenticator.authenticate(info.authorization)),
     authFailureRecorded: false,
@@ -115,6 +122,30 @@ const enforceReader = t.middleware(async ({ ctx, path, next }) => {
 });
 
 export const protectedProcedure = t.procedure.use(enforceReader);
+
+/**
+ * REST path parameters that are free text (a wallet_id may hold any character, SPEC §1.2) reach the procedure
+ * percent-encoded: the OpenAPI bridge does not decode what it extracts from the path
+ * (mcampa/trpc-to-openapi#166). Chain this BEFORE `.input()` so the schema validates, and the audit row records,
+ * the decoded value. tRPC callers send the value itself and are left alone.
+ */
+export const decodeRestPathParams = (...names: string[]) =>
+  t.middleware(async ({ ctx, getRawInput, next }) => {
+    if (ctx.transport !== 'rest') return next();
+    const raw = await getRawInput();
+    if (raw === null || typeof raw !== 'object') return next();
+    const decoded: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+    for (const name of names) {
+      const v = decoded[name];
+      if (typeof v !== 'string') continue;
+      try {
+        decoded[name] = decodeURIComponent(v);
+      } catch {
+        throw new TRPCError({ code: 'BAD_REQUEST', message: `${name}: not valid percent-encoding (UTF-8)` });
+      }
+    }
+    return next({ getRawInput: async () => decoded });
+  });
 
 function resultOf(kind: 'single' | 'list', data: unknown): { result: AuditResult; count: number } {
   if (kind === 'list') {

@@ -14,11 +14,16 @@ export { PROFILES, getProfile, streamForTopic, streamForEventType, normalizeEven
 export { statusGroupOf, STATUS_GROUPS_V2, STATUS_SET_VERSION } from './status';
 export {
   isValidId,
+  isValidWalletId,
+  charLength,
+  textKeyProblem,
   canonicalDecimal,
   parseTimestamp,
   parseSourceVersion,
   ID_PATTERN,
   MAX_ID_LENGTH,
+  MAX_WALLET_ID_LENGTH,
+  MAX_RELATED_ID_LENGTH,
   MAX_AMOUNT_INTEGER_DIGITS,
   MAX_AMOUNT_FRACTION_DIGITS,
 } from './values';

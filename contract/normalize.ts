@@ -13,6 +13,9 @@ import {
   MAX_AMOUNT_FRACTION_DIGITS,
   MAX_AMOUNT_INTEGER_DIGITS,
   MAX_ID_LENGTH,
+  MAX_RELATED_ID_LENGTH,
+  MAX_WALLET_ID_LENGTH,
+  textKeyProblem,
   canonicalDecimal,
   parseSourceVersion,
   parseTimestamp,
@@ -250,6 +253,13 @@ function idField() {
     });
 }
 
+/** A free-text key (wallet_id, related_id): 1..max characters, anything but NUL. */
+function textKeyField(max: number) {
+  return z.string({ error: stringError }).refine((s) => textKeyProblem(s, max) === null, {
+    error: (issue) => textKeyProblem(issue.input as string, max) ?? 'invalid',
+  });
+}
+
 function labelField() {
   return z
     .string({ error: stringError })
@@ -352,11 +362,11 @@ const currencyField = optional(
 
 const ledgerSchema = z.object({
   tx_id: idField(),
-  wallet_id: idField(),
+  wallet_id: textKeyField(MAX_WALLET_ID_LENGTH),
   entry_type: labelField(),
   amount: amountField,
   currency: currencyField,
-  related_id: optional(idField()),
+  related_id: optional(textKeyField(MAX_RELATED_ID_LENGTH)),
   related_type: optional(labelField()),
   event_time: timestampField(true),
   updated_at: timestampField(false),

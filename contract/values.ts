@@ -1,12 +1,52 @@
 // Scalar rules of the event contract (SPEC §1.2-1.4): ids, exact decimals, RFC 3339 timestamps,
-// source versions. Pure functions, shared with the API (isValidId drives its 400s).
+// source versions. Pure functions, shared with the API (isValidId / isValidWalletId drive its 400s).
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_ID_LENGTH = 128;
 
-/** True for 1..128 chars of [A-Za-z0-9._:-] (tx_id, order_id, wallet ids, related_id). */
+/** True for 1..128 chars of [A-Za-z0-9._:-]: the id rule of tx_id, order_id and the order's wallet ids. */
 export function isValidId(s: string): boolean {
   return typeof s === 'string' && ID_PATTERN.test(s);
+}
+
+/**
+ * Length in characters (Unicode code points), as PostgreSQL's char_length and the CHECK constraints count
+ * them; a JS string's .length counts UTF-16 units (an emoji is 2).
+ */
+export function charLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/** Free-text keys: a ledger entry's wallet_id (SPEC §1.2 "string 1..128") and related_id ("string"). */
+export const MAX_WALLET_ID_LENGTH = 128;
+/** related_id is the pairs table's primary key: bounded (constraint ledger_entries_related_id_len). */
+export const MAX_RELATED_ID_LENGTH = 512;
+
+/**
+ * Why `s` is not a text key of 1..max characters, or null when it is one. Any character is allowed except NUL,
+ * which PostgreSQL text cannot store.
+ */
+export function textKeyProblem(s: string, max: number): string | null {
+  if (s.length === 0) return 'must not be empty';
+  // .length >= code points >= .length / 2: count only when it can matter.
+  if (s.length > max && (s.length > 2 * max || charLength(s) > max)) return `longer than ${max} characters`;
+  if (s.includes('\u0000')) return 'contains a NUL character';
+  return null;
+}
+
+/** True for a wallet_id of a ledger entry: 1..128 characters, no NUL (SPEC §1.2; no character set rule). */
+export function isValidWalletId(s: string): boolean {
+  return typeof s === 'string' && textKeyProblem(s, MAX_WALLET_ID_LENGTH) === null;
 }
 
 /**

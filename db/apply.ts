@@ -11,6 +11,7 @@
 // of recording pairing_outcomes_total / consumer_version_missing_total, so each caller labels them by its source.
 import type pg from 'pg';
 import type { DlqReason, LedgerEntry, PaymentOrder } from '../contract';
+import { charLength } from '../contract/values';
 import { TransientDbError, RowRejectedError, asTransient, classifyPgError, pgErrorCode } from './errors';
 import {
   LEDGER_SPEC,
@@ -131,8 +132,9 @@ function checkRow(spec: KindSpec, row: object): string | null {
       if (typeof v !== 'string') return `${name}: expected a string, got ${typeof v}`;
       if (v.includes('\u0000')) return `${name}: contains a NUL character (PostgreSQL text cannot store it)`;
       const limit = LENGTH_LIMITS[name];
-      if (limit && (v.length < limit[0] || v.length > limit[1])) {
-        return `${name}: length ${v.length} outside ${limit[0]}..${limit[1]} (constraint ${limit[2]})`;
+      // The constraints count characters (code points); .length is only an upper bound of that.
+      if (limit && (v.length < limit[0] || (v.length > limit[1] && charLength(v) > limit[1]))) {
+        return `${name}: length ${charLength(v)} outside ${limit[0]}..${limit[1]} (constraint ${limit[2]})`;
       }
     } else if (pgType === 'timestamptz') {
       if (!(v instanceof Date) || Number.isNaN(v.getTime())) return `${name}: not a valid timestamp`;

@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../cursor';
 import { consumerContractOrderMissingTotal } from '../../core/metrics';
 import { ledgerEntryView, orderMissing } from '../present';
 import { walletListInput, walletListOutput } from '../schemas';
-import { auditLookup, protectedProcedure, router } from '../trpc';
+import { auditLookup, decodeRestPathParams, protectedProcedure, router } from '../trpc';
 
 export const walletsRouter = router({
   listTx: protectedProcedure
@@ -19,6 +19,7 @@ export const walletsRouter = router({
       },
       audit: 'list',
     })
+    .use(decodeRestPathParams('wallet_id'))
     .input(walletListInput)
     .use(auditLookup)
     .output(walletListOutput)

@@ -477,10 +477,12 @@ describe('id validation', () => {
 
   it('answers 400 (never 500) on REST for ids breaking the rule', async () => {
     for (const id of badIds) {
+      // wallet_id is free text (SPEC §1.2): of these only NUL and the over-long ones break its rule.
+      const walletBad = id.includes('\u0000') || id.length > 128;
       for (const path of [
         `/admin/tx/${encodeURIComponent(id)}`,
         `/admin/payment-orders/${encodeURIComponent(id)}`,
-        `/admin/wallets/${encodeURIComponent(id)}/tx`,
+        ...(walletBad ? [`/admin/wallets/${encodeURIComponent(id)}/tx`] : []),
       ]) {
         const r = await get(api, path, { 'x-request-id': 'bad-id' });
         expect(r.status, `${path.slice(0, 80)}`).toBe(400);
@@ -512,6 +514,55 @@ describe('id validation', () => {
     expect((await get(api, `/admin/tx/${odd}`)).body.tx_id).toBe(odd);
     expect((await get(api, `/admin/tx/${encodeURIComponent(odd)}`)).body.tx_id).toBe(odd);
     expect((await get(api, `/admin/tx/${odd.replace(/:/g, '%3a')}`)).status).toBe(200);
+  });
+
+  it('takes any wallet_id of 1..128 characters (free text, SPEC §1.2), percent-encoded on REST', async () => {
+    const wallets = [
+      `${P}w with space`,
+      `${P}w/slash?q#h`,
+      `${P}지갑-1`,
+      `${P}'; DROP TABLE x --`,
+      `${P}100%`,
+      // 128 characters, 256 UTF-16 units: the limit counts characters, as the DB does.
+      `${P}${'😀'.repeat(128 - P.length)}`,
+    ];
+    for (const [i, wallet] of wallets.entries()) {
+      const tx = `${P}free-${i}`;
+      await insertEntries(db, [{ tx_id: tx, wallet_id: wallet, event_time: '2026-02-24T10:00:00Z' }]);
+      const id = rid(`free-wallet-${i}`);
+      const rest = await get(api, `/admin/wallets/${encodeURIComponent(wallet)}/tx`, { 'x-request-id': id });
+      expect(rest.status, wallet).toBe(200);
+      expect(rest.body.wallet_id).toBe(wallet);
+      expect(rest.body.items.map((e: { tx_id: string }) => e.tx_id)).toEqual([tx]);
+      expect(rest.body.items[0].wallet_id).toBe(wallet);
+      const trpc = await get(api, trpcPath('admin.wallets.listTx', { wallet_id: wallet }));
+      expect(trpc.status, wallet).toBe(200);
+      expect(trpc.body.result.data.items.map((e: { tx_id: string }) => e.tx_id)).toEqual([tx]);
+      // The audit row records the wallet id itself, not its URL encoding.
+      const [row] = await auditRowsFor(db, id);
+      expect(row?.params).toMatchObject({ wallet_id: wallet });
+    }
+    // tRPC takes the value as it is: a literal "%20" is not decoded there.
+    const literal = `${P}w%20x`;
+    await insertEntries(db, [{ tx_id: `${P}free-literal`, wallet_id: literal, event_time: '2026-02-24T10:00:00Z' }]);
+    const trpc = await get(api, trpcPath('admin.wallets.listTx', { wallet_id: literal }));
+    expect(trpc.body.result.data.items).toHaveLength(1);
+    // ...and on REST it is sent encoded once more.
+    const rest = await get(api, `/admin/wallets/${encodeURIComponent(literal)}/tx`);
+    expect(rest.body.items).toHaveLength(1);
+    // Broken percent-encoding, NUL and 129 characters are 400s on both transports.
+    for (const path of [
+      '/admin/wallets/%E0%A4%A/tx',
+      `/admin/wallets/${encodeURIComponent('w\u0000')}/tx`,
+      `/admin/wallets/${encodeURIComponent('😀'.repeat(129))}/tx`,
+    ]) {
+      const r = await get(api, path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.code).toBe('BAD_REQUEST');
+    }
+    for (const wallet of ['', 'w\u0000', '😀'.repeat(129)]) {
+      expect((await get(api, trpcPath('admin.wallets.listTx', { wallet_id: wallet }))).status).toBe(400);
+    }
   });
 
   it('audits none of the 400s', async () => {

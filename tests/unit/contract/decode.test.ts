@@ -77,6 +77,21 @@ describe('canonical-v1 ledger entries', () => {
     expect(entryOf(kafka(LEDGER, text)).amount).toBe('1.10');
   });
 
+  it('takes wallet_id and related_id as free text (SPEC §1.2: string 1..128 / string), stored as received', () => {
+    for (const [wallet, related] of [
+      ['wallet 42', 'order/2026/7'],
+      ['지갑-1', '주문 #9'],
+      ['user@example.com', 'ord%1'],
+      ['😀'.repeat(128), 'r'.repeat(512)],
+    ]) {
+      const d = kafka(
+        LEDGER,
+        JSON.stringify({ tx_id: 't', wallet_id: wallet, entry_type: 'PAYMENT', amount: '1', related_id: related, event_time: '2026-01-01T00:00:00Z' }),
+      );
+      expect(entryOf(d)).toMatchObject({ wallet_id: wallet, related_id: related, related_type: 'PAYMENT_ORDER' });
+    }
+  });
+
   it('applies defaults: related_type from related_id, null optionals, versionMissing', () => {
     const withRelated = kafka(
       LEDGER,

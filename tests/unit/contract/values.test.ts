@@ -4,8 +4,11 @@ import {
   PROFILES,
   STATUS_GROUPS_V2,
   canonicalDecimal,
+  charLength,
   getProfile,
   isValidId,
+  isValidWalletId,
+  textKeyProblem,
   normalizeEventType,
   parseSourceVersion,
   parseTimestamp,
@@ -27,6 +30,29 @@ describe('isValidId', () => {
   it('rejects non-strings without throwing', () => {
     expect(isValidId(42 as unknown as string)).toBe(false);
     expect(isValidId(null as unknown as string)).toBe(false);
+  });
+});
+
+describe('wallet ids and free-text keys', () => {
+  it('counts characters as PostgreSQL does (code points, not UTF-16 units)', () => {
+    expect(charLength('')).toBe(0);
+    expect(charLength('abc')).toBe(3);
+    expect(charLength('지갑')).toBe(2);
+    expect(charLength('😀😀')).toBe(2);
+    expect(charLength('\ud800x')).toBe(2); // a lone surrogate is one unit
+  });
+  it.each(['w', 'w 1', 'w/1', 'user@example.com', '지갑-1', "'; --", '%', '😀'.repeat(128)])(
+    'accepts wallet_id %j',
+    (w) => expect(isValidWalletId(w)).toBe(true),
+  );
+  it.each(['', 'w\u0000', 'x'.repeat(129), '😀'.repeat(129)])('rejects wallet_id %j', (w) =>
+    expect(isValidWalletId(w)).toBe(false),
+  );
+  it('names the problem', () => {
+    expect(textKeyProblem('', 128)).toBe('must not be empty');
+    expect(textKeyProblem('x'.repeat(129), 128)).toBe('longer than 128 characters');
+    expect(textKeyProblem('a\u0000', 128)).toBe('contains a NUL character');
+    expect(textKeyProblem('r'.repeat(512), 512)).toBeNull();
   });
 });
 

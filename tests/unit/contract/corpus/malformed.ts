@@ -229,15 +229,27 @@ export const MALFORMED: MalformedCase[] = [
     detail: 'tx_id',
   },
   {
-    name: 'wallet_id with a slash',
+    name: 'wallet_id empty',
     reason: 'SCHEMA_VIOLATION',
-    value: ledger({ wallet_id: 'w/1' }),
+    value: ledger({ wallet_id: '' }),
     detail: 'wallet_id',
   },
   {
-    name: 'related_id with a percent sign',
+    name: 'wallet_id of 129 characters (counted as code points)',
     reason: 'SCHEMA_VIOLATION',
-    value: ledger({ related_id: 'ord%1' }),
+    value: ledger({ wallet_id: '😀'.repeat(129) }),
+    detail: 'wallet_id',
+  },
+  {
+    name: 'wallet_id with a NUL',
+    reason: 'SCHEMA_VIOLATION',
+    value: ledger({ wallet_id: 'w\u00001' }),
+    detail: 'wallet_id',
+  },
+  {
+    name: 'related_id of 513 characters',
+    reason: 'SCHEMA_VIOLATION',
+    value: ledger({ related_id: 'r'.repeat(513) }),
     detail: 'related_id',
   },
   {
