@@ -24,7 +24,8 @@ const WALLET_ID_RULE = `1..${MAX_WALLET_ID_LENGTH} characters (any but NUL; perc
 export const walletIdSchema = z
   .string()
   .refine((s) => textKeyProblem(s, MAX_WALLET_ID_LENGTH) === null, {
-    error: (issue) => `must be ${WALLET_ID_RULE}: ${textKeyProblem(issue.input as string, MAX_WALLET_ID_LENGTH)}`,
+    error: (issue) =>
+      `must be ${WALLET_ID_RULE}: ${textKeyProblem(issue.input as string, MAX_WALLET_ID_LENGTH)}`,
   })
   .meta({ description: `wallet_id: ${WALLET_ID_RULE}`, example: 'w-1234567889' });
 

@@ -490,7 +490,9 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
-    api = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'api/main.ts')], {
+    // BENCH_API_NODE_FLAGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeFlags = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    api = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(repoRoot, 'api/main.ts')], {
       cwd: repoRoot,
       env: {
         ...process.env,

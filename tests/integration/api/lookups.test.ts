@@ -544,7 +544,9 @@ describe('id validation', () => {
     }
     // tRPC takes the value as it is: a literal "%20" is not decoded there.
     const literal = `${P}w%20x`;
-    await insertEntries(db, [{ tx_id: `${P}free-literal`, wallet_id: literal, event_time: '2026-02-24T10:00:00Z' }]);
+    await insertEntries(db, [
+      { tx_id: `${P}free-literal`, wallet_id: literal, event_time: '2026-02-24T10:00:00Z' },
+    ]);
     const trpc = await get(api, trpcPath('admin.wallets.listTx', { wallet_id: literal }));
     expect(trpc.body.result.data.items).toHaveLength(1);
     // ...and on REST it is sent encoded once more.

@@ -86,9 +86,20 @@ describe('canonical-v1 ledger entries', () => {
     ]) {
       const d = kafka(
         LEDGER,
-        JSON.stringify({ tx_id: 't', wallet_id: wallet, entry_type: 'PAYMENT', amount: '1', related_id: related, event_time: '2026-01-01T00:00:00Z' }),
+        JSON.stringify({
+          tx_id: 't',
+          wallet_id: wallet,
+          entry_type: 'PAYMENT',
+          amount: '1',
+          related_id: related,
+          event_time: '2026-01-01T00:00:00Z',
+        }),
       );
-      expect(entryOf(d)).toMatchObject({ wallet_id: wallet, related_id: related, related_type: 'PAYMENT_ORDER' });
+      expect(entryOf(d)).toMatchObject({
+        wallet_id: wallet,
+        related_id: related,
+        related_type: 'PAYMENT_ORDER',
+      });
     }
   });
 
