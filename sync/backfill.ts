@@ -67,6 +67,8 @@ export interface BackfillOptions {
   onProgress?(p: BackfillProgress): void;
   /** Aborting stops after the chunk in flight commits; the run rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Merge a chunk's ledger entries on a second session while its orders merge (default true). */
+  parallelMerge?: boolean;
 }
 
 export interface BackfillCounts {
@@ -331,6 +333,15 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     client?.release(err ?? true);
     client = undefined;
   };
+  // A second session merges a chunk's ledger entries while the first merges its orders (different tables, no
+  // shared rows, so the two merges cannot conflict). Only with a pool that has room for it.
+  const parallelMerge = (pool.options.max ?? 10) >= 2 && opts.parallelMerge !== false;
+  let ledgerClient: pg.PoolClient | undefined;
+  // Back to the pool when idle; destroyed after an error (it may be broken or mid-transaction).
+  const dropLedgerClient = (err?: Error): void => {
+    ledgerClient?.release(err);
+    ledgerClient = undefined;
+  };
 
   try {
     client = await connect();
@@ -481,6 +492,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       for (let attempt = 1; ; attempt++) {
         try {
           client ??= await connect();
+          if (parallelMerge && chunk.ledgerCopy.lines && chunk.orderCopy.lines)
+            ledgerClient ??= await pool.connect();
           const began = performance.now();
           const merged = await writeChunk(client, chunk);
           run.dbSeconds += (performance.now() - began) / 1000;
@@ -494,6 +507,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
           )
             throw err;
           dropClient(err as Error);
+          dropLedgerClient(err as Error);
           const delay = backoffMs(attempt);
           log.warn('transient failure, retrying the chunk', {
             checkpointId,
@@ -512,19 +526,41 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       c: pg.PoolClient,
       chunk: Chunk,
     ): Promise<{ ledger: MergeSummary | null; orders: MergeSummary | null; dlq: DlqInsert[] }> {
+      // With a second session the ledger merge commits on its own, before this transaction (orders, dead
+      // letters, checkpoint) commits. If this one then fails, the chunk is retried from the checkpoint and the
+      // ledger merge re-applies rows already there, which changes nothing (the merges are idempotent); only that
+      // retry's outcome counts say 'unchanged' for them.
+      const apart = ledgerClient !== undefined && chunk.ledgerCopy.lines > 0 && chunk.orderCopy.lines > 0;
+      let ledgerMerge: Promise<MergeSummary | null> = Promise.resolve(null);
       await c.query('BEGIN');
       try {
         await createStagingTables(c);
-        let ledger: MergeSummary | null = null;
-        let orders: MergeSummary | null = null;
-        if (chunk.ledgerCopy.lines) {
+        if (apart) {
+          const lc = ledgerClient!;
+          ledgerMerge = (async () => {
+            await lc.query('BEGIN');
+            try {
+              await createStagingTables(lc);
+              await copyLines(lc, stagingCopySql('ledger'), chunk.ledgerCopy);
+              const m = await mergeStagedLedger(lc, 'backfill');
+              await lc.query('COMMIT');
+              return m;
+            } catch (err) {
+              await lc.query('ROLLBACK').catch(() => undefined);
+              throw err;
+            }
+          })();
+          ledgerMerge.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+        } else if (chunk.ledgerCopy.lines) {
           await copyLines(c, stagingCopySql('ledger'), chunk.ledgerCopy);
-          ledger = await mergeStagedLedger(c, 'backfill');
+          ledgerMerge = Promise.resolve(await mergeStagedLedger(c, 'backfill'));
         }
+        let orders: MergeSummary | null = null;
         if (chunk.orderCopy.lines) {
           await copyLines(c, stagingCopySql('order'), chunk.orderCopy);
           orders = await mergeStagedOrders(c, 'backfill');
         }
+        const ledger = await ledgerMerge;
         const rejected = [...(ledger?.rejected ?? []), ...(orders?.rejected ?? [])].map((r) => ({
           ...dlqMeta(chunk.file, r.arrivalSeq, chunk.staged.get(r.arrivalSeq) ?? Buffer.alloc(0)),
           reason: 'DB_REJECTED' as const,
@@ -545,6 +581,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
         return { ledger, orders, dlq };
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
+        // The ledger session must be idle again before the chunk is retried on it (or it is released).
+        await ledgerMerge.catch(() => undefined);
         throw err;
       }
     }
@@ -618,6 +656,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     log.info('backfill completed', { checkpointId, ...countsOf(final), run: result.run });
     return result;
   } finally {
+    dropLedgerClient();
     if (client) {
       await client
         .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey])
