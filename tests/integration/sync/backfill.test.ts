@@ -164,7 +164,8 @@ describe('backfill', () => {
     const until = new Date(start.getTime() + 2_000_000);
     const file = path.join(dir, `${tag}-legacy.ndjson.gz`);
     await writeDump(events, file);
-    const result = await runBackfill({ dumpPath: file, until, profile, pool });
+    // One session for both merges here (the test above covers the default: ledger on a second session).
+    const result = await runBackfill({ dumpPath: file, until, profile, pool, parallelMerge: false });
     const expected = expectedFinalState(events, profile, { until });
     expect(result.rowsSkippedAfterUntil).toBe(0);
     expect(result.rowsDlq).toBe(expected.dlq);

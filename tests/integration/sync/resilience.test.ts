@@ -1,14 +1,24 @@
-// Failure handling of the consumer against real services: a consumer PROCESS killed with SIGKILL
-// mid-stream and restarted loses and duplicates nothing; PostgreSQL stopped under a running consumer is
-// waited for (transient retries, no DLQ rows, no commits past the outage) and a stop during the outage
-// abandons the batch without committing.
+// Failure handling of the consumer and the backfill against real services: a consumer PROCESS killed with
+// SIGKILL mid-stream and restarted loses and duplicates nothing; PostgreSQL stopped under a running consumer
+// or backfill is waited for (transient retries, no DLQ rows, no commits past the outage), and a consumer stop
+// during the outage abandons the batch without committing.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getProfile } from '../../../contract';
 import { createPool } from '../../../db/pool';
+import { runBackfill } from '../../../sync/backfill';
 import { createSyncConsumer } from '../../../sync/consumer';
-import { expectedFinalState, generatePayments, produceEvents, type SynthEvent } from '../../../sync/synth';
+import {
+  expectedFinalState,
+  generatePayments,
+  produceEvents,
+  writeDump,
+  type SynthEvent,
+} from '../../../sync/synth';
 import { startPrivatePostgres, type PrivatePostgres } from './private-pg';
 import {
   dlqRows,
@@ -135,7 +145,7 @@ describe('consumer process killed with SIGKILL mid-stream', () => {
   });
 });
 
-describe('PostgreSQL stopped under a running consumer', () => {
+describe('PostgreSQL stopped under a running consumer or backfill', () => {
   let pg: PrivatePostgres;
   let privatePool: pg.Pool;
 
@@ -146,6 +156,56 @@ describe('PostgreSQL stopped under a running consumer', () => {
   afterAll(async () => {
     await privatePool?.end().catch(() => undefined);
     await pg?.destroy();
+  });
+
+  it('backfill: retries the chunk the outage hit (both of its sessions) and ends in the one-by-one state', async () => {
+    const profile = getProfile('canonical-v1');
+    const idPrefix = `${prefix}bf-`;
+    const events = synth(idPrefix, 3000, 13, profile);
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'txl-it-bf-'));
+    const file = path.join(dir, 'dump.ndjson');
+    await writeDump(events, file);
+    let chunks = 0;
+    let chunksAtOutage = -1;
+    let outage: Promise<void> | undefined;
+    try {
+      const result = await runBackfill({
+        dumpPath: file,
+        until: new Date('2100-01-01T00:00:00Z'),
+        profile,
+        pool: privatePool,
+        chunkLines: 200,
+        onProgress: () => {
+          chunks += 1;
+          if (chunks === 2) {
+            chunksAtOutage = chunks;
+            outage = (async () => {
+              await pg.stop();
+              await new Promise((r) => setTimeout(r, 1500));
+              await pg.start();
+            })();
+          }
+        },
+      });
+      await outage;
+      // The outage began with most of the dump still to load, and the run went on after it.
+      expect(chunksAtOutage).toBe(2);
+      expect(result.run.chunks).toBeGreaterThan(10);
+      expect(result.linesRead).toBe(events.length);
+    } finally {
+      await outage?.catch(() => undefined);
+      await pg.start().catch(() => undefined);
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+    await expectDbMatches(privatePool, idPrefix, expectedFinalState(events, profile));
+    const dlq = await privatePool.query<{ n: number; reasons: string[] }>(
+      `SELECT count(*)::int AS n, array_agg(DISTINCT reason) AS reasons FROM bo.consumer_dlq_events
+        WHERE source = 'backfill' AND dump_file LIKE $1`,
+      [`${dir}%`],
+    );
+    // Exactly the malformed lines, once each: the retried chunk did not dead-letter a transient failure.
+    expect(dlq.rows[0]!.n).toBe(events.filter((e) => e.malformed).length);
+    expect(dlq.rows[0]!.reasons ?? []).not.toContain('DB_REJECTED');
   });
 
   it('waits with transient retries, commits nothing past the outage, dead-letters nothing, and recovers', async () => {
