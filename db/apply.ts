@@ -162,12 +162,28 @@ export function checkPaymentOrder(row: PaymentOrder): string | null {
 }
 
 // Every staged value is text (see merge-sql.ts); Dates go as ISO-8601 UTC.
-function columnValue(row: object, name: string): string | null {
-  const v = (row as Record<string, unknown>)[name];
+function textValue(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   if (v instanceof Date) return v.toISOString();
   return String(v);
 }
+
+// Field reads generated from spec.columns (the one column list), one property access per column: a single
+// `row[name]` site that sees every column name goes megamorphic, which cost more than the rest of the encoding.
+function plainColumnName(name: string): string {
+  if (!/^[a-z_]+$/.test(name)) throw new Error(`column name ${name} is not a plain identifier`);
+  return name;
+}
+type ColumnReader = (row: object) => string | null;
+function columnReaders(spec: KindSpec): ColumnReader[] {
+  return spec.columns.map(
+    (c) =>
+      new Function('textValue', `return (row) => textValue(row.${plainColumnName(c.name)});`)(
+        textValue,
+      ) as ColumnReader,
+  );
+}
+const COLUMN_READERS = { ledger: columnReaders(LEDGER_SPEC), order: columnReaders(ORDER_SPEC) } as const;
 
 function pgErrorDetail(err: unknown): string {
   const e = err as { code?: string; message?: string; constraint?: string; detail?: string };
@@ -259,7 +275,7 @@ function partition(spec: KindSpec, rows: readonly object[]): Partition {
 /** unnestSource parameters: arrival_seq (= input index) then one text[] per column. */
 function rowArrays(spec: KindSpec, rows: readonly object[], indexes: readonly number[]): unknown[] {
   const values: unknown[] = [indexes.slice()];
-  for (const c of spec.columns) values.push(indexes.map((i) => columnValue(rows[i]!, c.name)));
+  for (const read of COLUMN_READERS[spec.kind]) values.push(indexes.map((i) => read(rows[i]!)));
   return values;
 }
 
@@ -571,19 +587,15 @@ function copyField(v: string | null): string {
   return COPY_SPECIAL.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : v;
 }
 
-// On the backfill's hot path (every dump line): one string, no intermediate arrays. The field reads are
-// generated from spec.columns (the one column list), one property access per column: a single `row[name]`
-// site that sees every column name goes megamorphic and cost more than everything else in the encoder.
+// On the backfill's hot path (every dump line): one string, no intermediate arrays; field reads generated as
+// for COLUMN_READERS.
 type FieldsEncoder = (row: object, field: (v: unknown) => string) => string;
 function fieldsEncoder(spec: KindSpec): FieldsEncoder {
-  const reads = spec.columns.map((c) => {
-    if (!/^[a-z_]+$/.test(c.name)) throw new Error(`column name ${c.name} is not a plain identifier`);
-    return `field(row.${c.name})`;
-  });
+  const reads = spec.columns.map((c) => `field(row.${plainColumnName(c.name)})`);
   return new Function('row', 'field', `return ${reads.join(" + '\\t' + ")};`) as FieldsEncoder;
 }
 const FIELDS_ENCODER = { ledger: fieldsEncoder(LEDGER_SPEC), order: fieldsEncoder(ORDER_SPEC) } as const;
-// Every staged value is text (see merge-sql.ts); Dates go as ISO-8601 UTC (as columnValue).
+// As textValue, in COPY text format.
 function copyValue(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
   if (typeof v === 'string') return copyField(v);
