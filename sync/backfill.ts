@@ -522,45 +522,63 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       }
     }
 
+    /** One kind of the chunk, staged and merged in its own transaction on `session`. */
+    async function mergeKindAlone(session: pg.PoolClient, kind: 'ledger' | 'order', chunk: Chunk) {
+      await session.query('BEGIN');
+      try {
+        await createStagingTables(session);
+        await copyLines(
+          session,
+          stagingCopySql(kind),
+          kind === 'ledger' ? chunk.ledgerCopy : chunk.orderCopy,
+        );
+        const m = await (kind === 'ledger' ? mergeStagedLedger : mergeStagedOrders)(session, 'backfill');
+        await session.query('COMMIT');
+        return m;
+      } catch (err) {
+        await session.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    }
+
     async function writeChunk(
       c: pg.PoolClient,
       chunk: Chunk,
     ): Promise<{ ledger: MergeSummary | null; orders: MergeSummary | null; dlq: DlqInsert[] }> {
-      // With a second session the ledger merge commits on its own, before this transaction (orders, dead
-      // letters, checkpoint) commits. If this one then fails, the chunk is retried from the checkpoint and the
-      // ledger merge re-applies rows already there, which changes nothing (the merges are idempotent); only that
-      // retry's outcome counts say 'unchanged' for them.
+      // With a second session, the ledger and the order merge run in parallel, each in its own transaction that
+      // touches one table only, and the dead letters + checkpoint commit after both. No transaction ever waits
+      // for another one while holding row locks (a transaction holding order rows while this process waited for
+      // the ledger session could close a lock cycle with a consumer batch that PostgreSQL cannot see). If
+      // anything fails after a merge committed, the chunk is retried from the checkpoint and re-applies rows
+      // already there, which changes nothing (the merges are idempotent); only that retry's outcome counts say
+      // 'unchanged' for them.
       const apart = ledgerClient !== undefined && chunk.ledgerCopy.lines > 0 && chunk.orderCopy.lines > 0;
-      let ledgerMerge: Promise<MergeSummary | null> = Promise.resolve(null);
+      let ledger: MergeSummary | null = null;
+      let orders: MergeSummary | null = null;
+      if (apart) {
+        // allSettled: both sessions are idle again before the chunk is retried on them.
+        const [l, o] = await Promise.allSettled([
+          mergeKindAlone(ledgerClient!, 'ledger', chunk),
+          mergeKindAlone(c, 'order', chunk),
+        ]);
+        if (l.status === 'rejected') throw l.reason;
+        if (o.status === 'rejected') throw o.reason;
+        [ledger, orders] = [l.value, o.value];
+      }
       await c.query('BEGIN');
       try {
-        await createStagingTables(c);
-        if (apart) {
-          const lc = ledgerClient!;
-          ledgerMerge = (async () => {
-            await lc.query('BEGIN');
-            try {
-              await createStagingTables(lc);
-              await copyLines(lc, stagingCopySql('ledger'), chunk.ledgerCopy);
-              const m = await mergeStagedLedger(lc, 'backfill');
-              await lc.query('COMMIT');
-              return m;
-            } catch (err) {
-              await lc.query('ROLLBACK').catch(() => undefined);
-              throw err;
-            }
-          })();
-          ledgerMerge.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
-        } else if (chunk.ledgerCopy.lines) {
-          await copyLines(c, stagingCopySql('ledger'), chunk.ledgerCopy);
-          ledgerMerge = Promise.resolve(await mergeStagedLedger(c, 'backfill'));
+        if (!apart) {
+          // One transaction for the whole chunk.
+          await createStagingTables(c);
+          if (chunk.ledgerCopy.lines) {
+            await copyLines(c, stagingCopySql('ledger'), chunk.ledgerCopy);
+            ledger = await mergeStagedLedger(c, 'backfill');
+          }
+          if (chunk.orderCopy.lines) {
+            await copyLines(c, stagingCopySql('order'), chunk.orderCopy);
+            orders = await mergeStagedOrders(c, 'backfill');
+          }
         }
-        let orders: MergeSummary | null = null;
-        if (chunk.orderCopy.lines) {
-          await copyLines(c, stagingCopySql('order'), chunk.orderCopy);
-          orders = await mergeStagedOrders(c, 'backfill');
-        }
-        const ledger = await ledgerMerge;
         const rejected = [...(ledger?.rejected ?? []), ...(orders?.rejected ?? [])].map((r) => ({
           ...dlqMeta(chunk.file, r.arrivalSeq, chunk.staged.get(r.arrivalSeq) ?? Buffer.alloc(0)),
           reason: 'DB_REJECTED' as const,
@@ -581,8 +599,6 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
         return { ledger, orders, dlq };
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
-        // The ledger session must be idle again before the chunk is retried on it (or it is released).
-        await ledgerMerge.catch(() => undefined);
         throw err;
       }
     }
