@@ -69,11 +69,13 @@ const REST_ROUTES: RestRoute[] = [
   },
 ];
 
+const WALLET_ROUTE = REST_ROUTES.find((r) => r.param === 'wallet_id')!;
+
 const TRPC_PROCEDURES = new Set(['admin.tx.get', 'admin.paymentOrders.get', 'admin.wallets.listTx']);
 
 // Percent-escapes of characters the id rule allows are decoded (a client may send "a%3Ab" for "a:b");
-// every other escape stays as it is and fails the id rule with a 400 - except in a wallet_id, which is free
-// text: decodeRestPathParams (trpc.ts) decodes the rest of it.
+// every other escape stays as it is and fails the id rule with a 400. Not used on the wallet route: a wallet_id
+// is free text, decoded whole by decodeRestPathParams (trpc.ts).
 function decodeIdSafeEscapes(pathname: string): string {
   return pathname.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
@@ -183,7 +185,9 @@ export function createApi(opts: ApiOptions): Api {
     }
 
     if (/^\/admin(\/|$)/i.test(pathname)) {
-      const decodedPath = decodeIdSafeEscapes(pathname);
+      // A wallet_id is decoded once, whole, by decodeRestPathParams: pre-decoding parts of it here could turn a
+      // broken escape into a valid one ("%2%41" -> "%2A").
+      const decodedPath = WALLET_ROUTE.pattern.test(pathname) ? pathname : decodeIdSafeEscapes(pathname);
       const matched = REST_ROUTES.map((r) => ({ r, m: r.pattern.exec(decodedPath) })).find(
         (x) => x.m !== null,
       );

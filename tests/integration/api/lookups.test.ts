@@ -555,6 +555,7 @@ describe('id validation', () => {
     // Broken percent-encoding, NUL and 129 characters are 400s on both transports.
     for (const path of [
       '/admin/wallets/%E0%A4%A/tx',
+      '/admin/wallets/%2%41/tx', // a broken escape stays broken (never read as %2A)
       `/admin/wallets/${encodeURIComponent('w\u0000')}/tx`,
       `/admin/wallets/${encodeURIComponent('😀'.repeat(129))}/tx`,
     ]) {
