@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { OpenAPIObject } from 'trpc-to-openapi';
+import { MAX_ID_LENGTH, MAX_WALLET_ID_LENGTH } from '../contract/values';
 import { logger } from '../core/log';
 import { apiRequestLatency, apiRequestsInflight, apiRequestsTotal, registry } from '../core/metrics';
 import { pingDatabase } from '../db/lookups';
@@ -51,31 +52,45 @@ interface RestRoute {
   template: string;
   pattern: RegExp;
   param: string;
+  /** What the parameter must be (the 400 for an empty one). */
+  rule: string;
+  /**
+   * A free-text parameter (wallet_id, SPEC §1.2): the path is not pre-decoded here, decodeRestPathParams
+   * (trpc.ts) decodes it whole - decoding parts of it could turn a broken escape into a valid one ("%2%41").
+   */
+  freeText?: boolean;
 }
+
+const ID_RULE_TEXT = `must be 1..${MAX_ID_LENGTH} characters of [A-Za-z0-9._:-]`;
 
 // Same matching as the bridge (case-insensitive, trailing slash ignored) - used for the metric label and
 // to answer an empty id with 400 rather than "no route".
 const REST_ROUTES: RestRoute[] = [
-  { template: '/admin/tx/{tx_id}', pattern: /^\/admin\/tx(?:\/([^/]*))?\/?$/i, param: 'tx_id' },
+  {
+    template: '/admin/tx/{tx_id}',
+    pattern: /^\/admin\/tx(?:\/([^/]*))?\/?$/i,
+    param: 'tx_id',
+    rule: ID_RULE_TEXT,
+  },
   {
     template: '/admin/payment-orders/{order_id}',
     pattern: /^\/admin\/payment-orders(?:\/([^/]*))?\/?$/i,
     param: 'order_id',
+    rule: ID_RULE_TEXT,
   },
   {
     template: '/admin/wallets/{wallet_id}/tx',
     pattern: /^\/admin\/wallets\/([^/]*)\/tx\/?$/i,
     param: 'wallet_id',
+    rule: `must be 1..${MAX_WALLET_ID_LENGTH} characters`,
+    freeText: true,
   },
 ];
-
-const WALLET_ROUTE = REST_ROUTES.find((r) => r.param === 'wallet_id')!;
 
 const TRPC_PROCEDURES = new Set(['admin.tx.get', 'admin.paymentOrders.get', 'admin.wallets.listTx']);
 
 // Percent-escapes of characters the id rule allows are decoded (a client may send "a%3Ab" for "a:b");
-// every other escape stays as it is and fails the id rule with a 400. Not used on the wallet route: a wallet_id
-// is free text, decoded whole by decodeRestPathParams (trpc.ts).
+// every other escape stays as it is and fails the id rule with a 400. Not used on a freeText route.
 function decodeIdSafeEscapes(pathname: string): string {
   return pathname.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
@@ -185,9 +200,8 @@ export function createApi(opts: ApiOptions): Api {
     }
 
     if (/^\/admin(\/|$)/i.test(pathname)) {
-      // A wallet_id is decoded once, whole, by decodeRestPathParams: pre-decoding parts of it here could turn a
-      // broken escape into a valid one ("%2%41" -> "%2A").
-      const decodedPath = WALLET_ROUTE.pattern.test(pathname) ? pathname : decodeIdSafeEscapes(pathname);
+      const freeText = REST_ROUTES.some((r) => r.freeText && r.pattern.test(pathname));
+      const decodedPath = freeText ? pathname : decodeIdSafeEscapes(pathname);
       const matched = REST_ROUTES.map((r) => ({ r, m: r.pattern.exec(decodedPath) })).find(
         (x) => x.m !== null,
       );
@@ -200,13 +214,7 @@ export function createApi(opts: ApiOptions): Api {
       if (!matched.m?.[1]) {
         return {
           label,
-          response: errorResponse(
-            'BAD_REQUEST',
-            matched.r.param === 'wallet_id'
-              ? 'wallet_id must be 1..128 characters'
-              : `${matched.r.param} must be 1..128 characters of [A-Za-z0-9._:-]`,
-            requestId,
-          ),
+          response: errorResponse('BAD_REQUEST', `${matched.r.param} ${matched.r.rule}`, requestId),
         };
       }
       if (method !== 'GET')

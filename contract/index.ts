@@ -14,7 +14,6 @@ export { PROFILES, getProfile, streamForTopic, streamForEventType, normalizeEven
 export { statusGroupOf, STATUS_GROUPS_V2, STATUS_SET_VERSION } from './status';
 export {
   isValidId,
-  isValidWalletId,
   charLength,
   textKeyProblem,
   canonicalDecimal,

@@ -1,5 +1,5 @@
 // Scalar rules of the event contract (SPEC §1.2-1.4): ids, exact decimals, RFC 3339 timestamps,
-// source versions. Pure functions, shared with the API (isValidId / isValidWalletId drive its 400s).
+// source versions. Pure functions, shared with the API (isValidId, textKeyProblem drive its 400s).
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_ID_LENGTH = 128;
@@ -42,11 +42,6 @@ export function textKeyProblem(s: string, max: number): string | null {
   if (s.length > max && (s.length > 2 * max || charLength(s) > max)) return `longer than ${max} characters`;
   if (s.includes('\u0000')) return 'contains a NUL character';
   return null;
-}
-
-/** True for a wallet_id of a ledger entry: 1..128 characters, no NUL (SPEC §1.2; no character set rule). */
-export function isValidWalletId(s: string): boolean {
-  return typeof s === 'string' && textKeyProblem(s, MAX_WALLET_ID_LENGTH) === null;
 }
 
 /**

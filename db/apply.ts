@@ -595,13 +595,7 @@ function fieldsEncoder(spec: KindSpec): FieldsEncoder {
   return new Function('row', 'field', `return ${reads.join(" + '\\t' + ")};`) as FieldsEncoder;
 }
 const FIELDS_ENCODER = { ledger: fieldsEncoder(LEDGER_SPEC), order: fieldsEncoder(ORDER_SPEC) } as const;
-// As textValue, in COPY text format.
-function copyValue(v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  if (typeof v === 'string') return copyField(v);
-  if (v instanceof Date) return v.toISOString();
-  return copyField(String(v));
-}
+const copyValue = (v: unknown): string => copyField(textValue(v));
 
 function toCopyLineOf(spec: KindSpec, row: object, arrivalSeq: number): string {
   const detail = checkRow(spec, row);

@@ -487,7 +487,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       if (decoded.versionMissing) chunk.versionMissing[decoded.stream] += 1;
     }
 
-    // --- one chunk, one transaction --------------------------------------------------------------------
+    // --- one chunk: its merges, then dead letters + checkpoint (see writeChunk) ---------------------------
     async function commitChunk(chunk: Chunk): Promise<void> {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -522,17 +522,18 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       }
     }
 
+    /** COPY one kind of the chunk into `session`'s staging table and merge it (inside the caller's transaction). */
+    async function stageAndMerge(session: pg.PoolClient, kind: 'ledger' | 'order', chunk: Chunk) {
+      await copyLines(session, stagingCopySql(kind), kind === 'ledger' ? chunk.ledgerCopy : chunk.orderCopy);
+      return (kind === 'ledger' ? mergeStagedLedger : mergeStagedOrders)(session, 'backfill');
+    }
+
     /** One kind of the chunk, staged and merged in its own transaction on `session`. */
     async function mergeKindAlone(session: pg.PoolClient, kind: 'ledger' | 'order', chunk: Chunk) {
       await session.query('BEGIN');
       try {
         await createStagingTables(session);
-        await copyLines(
-          session,
-          stagingCopySql(kind),
-          kind === 'ledger' ? chunk.ledgerCopy : chunk.orderCopy,
-        );
-        const m = await (kind === 'ledger' ? mergeStagedLedger : mergeStagedOrders)(session, 'backfill');
+        const m = await stageAndMerge(session, kind, chunk);
         await session.query('COMMIT');
         return m;
       } catch (err) {
@@ -570,14 +571,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
         if (!apart) {
           // One transaction for the whole chunk.
           await createStagingTables(c);
-          if (chunk.ledgerCopy.lines) {
-            await copyLines(c, stagingCopySql('ledger'), chunk.ledgerCopy);
-            ledger = await mergeStagedLedger(c, 'backfill');
-          }
-          if (chunk.orderCopy.lines) {
-            await copyLines(c, stagingCopySql('order'), chunk.orderCopy);
-            orders = await mergeStagedOrders(c, 'backfill');
-          }
+          if (chunk.ledgerCopy.lines) ledger = await stageAndMerge(c, 'ledger', chunk);
+          if (chunk.orderCopy.lines) orders = await stageAndMerge(c, 'order', chunk);
         }
         const rejected = [...(ledger?.rejected ?? []), ...(orders?.rejected ?? [])].map((r) => ({
           ...dlqMeta(chunk.file, r.arrivalSeq, chunk.staged.get(r.arrivalSeq) ?? Buffer.alloc(0)),
