@@ -18,6 +18,7 @@ export {
   textKeyProblem,
   canonicalDecimal,
   parseTimestamp,
+  formatTimestamp,
   parseSourceVersion,
   ID_PATTERN,
   MAX_ID_LENGTH,

@@ -14,6 +14,25 @@ const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 const AMOUNT_NUMBER_HINT = /amount"[ \t\n\r]*:[ \t\n\r]*-?[0-9]/;
 
+const AMOUNT_VALUE_START = /"amount"[ \t\n\r]*:[ \t\n\r]*(?=-?[0-9])/g;
+
+/** Replace the JSON number right after each match of `valueStart` (a global regex) with its protected string. */
+function rewriteNumbersAt(text: string, valueStart: RegExp): string {
+  let out = '';
+  let copiedUpTo = 0;
+  valueStart.lastIndex = 0;
+  for (let m = valueStart.exec(text); m; m = valueStart.exec(text)) {
+    const at = valueStart.lastIndex;
+    JSON_NUMBER.lastIndex = at;
+    const number = JSON_NUMBER.exec(text);
+    if (!number) continue;
+    out += text.slice(copiedUpTo, at) + JSON.stringify(NUMBER_LITERAL_PREFIX + number[0]);
+    copiedUpTo = at + number[0].length;
+    valueStart.lastIndex = copiedUpTo;
+  }
+  return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
+}
+
 function skipWhitespace(text: string, from: number): number {
   WHITESPACE.lastIndex = from;
   WHITESPACE.exec(text);
@@ -32,9 +51,13 @@ function isAmountKey(rawKey: string): boolean {
 
 /** Rewrite `"amount": <number>` into `"amount": "<prefix><number text>"` everywhere in `text`. */
 export function protectAmountNumbers(text: string): string {
-  // Fast exit for the common line: without a backslash no key is escaped, so an amount number can only
-  // appear as `amount"` + optional whitespace + `:` + optional whitespace + a number start.
-  if (!text.includes('\\') && !AMOUNT_NUMBER_HINT.test(text)) return text;
+  // Without a backslash no key is escaped and no string literal holds a quote, so in valid JSON every
+  // `"amount"` followed by `:` is the key itself: find those directly instead of walking every string
+  // literal. (In invalid JSON a rewrite swaps one value token for another, so the text stays invalid.)
+  if (!text.includes('\\')) {
+    if (!AMOUNT_NUMBER_HINT.test(text)) return text;
+    return rewriteNumbersAt(text, AMOUNT_VALUE_START);
+  }
   const parts: string[] = [];
   let copiedUpTo = 0;
   let cursor = 0;

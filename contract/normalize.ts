@@ -128,8 +128,7 @@ interface Unwrapped {
 }
 
 function identityKeys(profile: EventProfile, stream: StreamKind): readonly string[] {
-  const canonical = stream === 'ledger' ? 'tx_id' : 'order_id';
-  return [canonical, ...(profile.fieldAliases[stream][canonical] ?? [])];
+  return fieldNamesOf(profile, stream)[0]![1];
 }
 
 function hasAnyKey(obj: JsonObject, keys: readonly string[]): boolean {
@@ -205,6 +204,21 @@ const ORDER_FIELDS = [
   'source_version',
 ] as const;
 
+type FieldNames = readonly (readonly [field: string, names: readonly string[]])[];
+// Per profile and stream: each canonical field (identity field first) with the names it is read under (itself,
+// then its aliases). Built once per profile, not per event.
+const FIELD_NAMES = new WeakMap<EventProfile, Record<StreamKind, FieldNames>>();
+function fieldNamesOf(profile: EventProfile, stream: StreamKind): FieldNames {
+  let byStream = FIELD_NAMES.get(profile);
+  if (!byStream) {
+    const build = (kind: StreamKind, fields: readonly string[]): FieldNames =>
+      fields.map((field) => [field, [field, ...(profile.fieldAliases[kind][field] ?? [])]] as const);
+    byStream = { ledger: build('ledger', LEDGER_FIELDS), order: build('order', ORDER_FIELDS) };
+    FIELD_NAMES.set(profile, byStream);
+  }
+  return byStream[stream];
+}
+
 /**
  * Collect the canonical fields of a stream from a payload, resolving aliases. Only own properties
  * with known names are read, into a fresh object: `__proto__` or `constructor` keys in the input can
@@ -212,12 +226,10 @@ const ORDER_FIELDS = [
  */
 function extractFields(profile: EventProfile, stream: StreamKind, payload: JsonObject): JsonObject | Failure {
   const fields: JsonObject = {};
-  const names = stream === 'ledger' ? LEDGER_FIELDS : ORDER_FIELDS;
-  const aliases = profile.fieldAliases[stream];
-  for (const field of names) {
+  for (const [field, names] of fieldNamesOf(profile, stream)) {
     let chosenName: string | undefined;
     let chosen: unknown = undefined;
-    for (const name of [field, ...(aliases[field] ?? [])]) {
+    for (const name of names) {
       if (!Object.hasOwn(payload, name)) continue;
       const value = payload[name];
       if (value === null) {
@@ -267,8 +279,9 @@ function labelField() {
     .max(MAX_LABEL_LENGTH, { error: `longer than ${MAX_LABEL_LENGTH} chars` });
 }
 
+// Absent or null; normalisePayload maps both to null (a transform here would cost a pipe per field per event).
 function optional<T extends z.ZodType>(schema: T) {
-  return schema.nullish().transform((value) => value ?? null);
+  return schema.nullish();
 }
 
 const amountField = z
@@ -404,9 +417,9 @@ function normalisePayload(profile: EventProfile, stream: StreamKind, payload: Js
       wallet_id: row.wallet_id,
       entry_type: row.entry_type,
       amount: row.amount,
-      currency: row.currency,
-      related_id: row.related_id,
-      related_type: row.related_type ?? (row.related_id !== null ? 'PAYMENT_ORDER' : 'UNKNOWN'),
+      currency: row.currency ?? null,
+      related_id: row.related_id ?? null,
+      related_type: row.related_type ?? (row.related_id != null ? 'PAYMENT_ORDER' : 'UNKNOWN'),
       event_time: row.event_time as Date,
       updated_at: row.updated_at,
       source_version: row.source_version,
@@ -427,9 +440,9 @@ function normalisePayload(profile: EventProfile, stream: StreamKind, payload: Js
     status: row.status,
     status_group: statusGroup,
     amount: row.amount,
-    currency: row.currency,
-    payer_wallet_id: row.payer_wallet_id,
-    payee_wallet_id: row.payee_wallet_id,
+    currency: row.currency ?? null,
+    payer_wallet_id: row.payer_wallet_id ?? null,
+    payee_wallet_id: row.payee_wallet_id ?? null,
     event_time: row.event_time as Date,
     updated_at: row.updated_at,
     source_version: row.source_version,

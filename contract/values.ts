@@ -111,8 +111,9 @@ export function canonicalDecimal(x: unknown): string | null {
 
 // RFC 3339 date-time: full date, 'T' (or 't' / ' ' which RFC 3339 §5.6 permits), time with optional
 // fraction, and a mandatory 'Z' or ±hh:mm offset. Timezone-less values are rejected.
-const TIMESTAMP_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+// The shape is checked by the regex alone (no capture groups: captures allocate a string each); the fields are
+// then read at their fixed positions.
+const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -128,41 +129,87 @@ function daysInMonth(year: number, month: number): number {
  * (On the hot path of every event: no intermediate arrays or Dates.)
  */
 export function parseTimestamp(x: unknown): Date | null {
-  if (typeof x !== 'string' || x.length > 40) return null;
-  const m = TIMESTAMP_PATTERN.exec(x);
-  if (!m) return null;
-  const year = +m[1]!;
-  const month = +m[2]!;
-  const day = +m[3]!;
-  const hour = +m[4]!;
-  const minute = +m[5]!;
-  const second = +m[6]!;
-  const fraction = m[7];
-  const millis =
-    fraction === undefined
-      ? 0
-      : fraction.length >= 3
-        ? +fraction.slice(0, 3)
-        : +fraction * (fraction.length === 1 ? 100 : 10);
+  if (typeof x !== 'string' || x.length > 40 || !TIMESTAMP_PATTERN.test(x)) return null;
+  const year = twoDigits(x, 0) * 100 + twoDigits(x, 2);
+  const month = twoDigits(x, 5);
+  const day = twoDigits(x, 8);
+  const hour = twoDigits(x, 11);
+  const minute = twoDigits(x, 14);
+  const second = twoDigits(x, 17);
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
+  let i = 19;
+  let millis = 0;
+  if (x.charCodeAt(i) === 0x2e /* . */) {
+    // Milliseconds: the first three fraction digits (padded), the rest truncated.
+    let digits = 0;
+    for (i++; i < x.length; i++, digits++) {
+      const c = x.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      if (digits < 3) millis = millis * 10 + (c - 0x30);
+    }
+    for (; digits < 3; digits++) millis *= 10;
+  }
   let offsetMinutes = 0;
-  if (m[8] !== undefined) {
-    const offsetHours = +m[9]!;
-    const offsetMins = +m[10]!;
+  const sign = x.charCodeAt(i);
+  if (sign === 0x2b /* + */ || sign === 0x2d /* - */) {
+    const offsetHours = twoDigits(x, i + 1);
+    const offsetMins = twoDigits(x, i + 4);
     if (offsetHours > 23 || offsetMins > 59) return null;
-    offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+    offsetMinutes = (sign === 0x2d ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  let utc: number;
-  if (year >= 100) utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  else {
-    // Date.UTC maps years 0..99 to 1900..1999: set the full year explicitly.
-    const d = new Date(0);
-    d.setUTCFullYear(year, month - 1, day);
-    d.setUTCHours(hour, minute, second, millis);
-    utc = d.getTime();
-  }
-  return new Date(utc - offsetMinutes * 60_000);
+  const seconds = (hour * 60 + minute - offsetMinutes) * 60 + second;
+  return new Date(daysFromCivil(year, month, day) * 86_400_000 + seconds * 1000 + millis);
+}
+
+/** The number of the two ASCII digits at x[i], x[i + 1] (the caller has checked they are digits). */
+function twoDigits(x: string, i: number): number {
+  return (x.charCodeAt(i) - 0x30) * 10 + (x.charCodeAt(i + 1) - 0x30);
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil; any year, no Date.UTC). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const MIN_FORMATTED_MS = -62_135_596_800_000; // 0001-01-01T00:00:00.000Z
+const MAX_FORMATTED_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * `date.toISOString()` (YYYY-MM-DDTHH:MM:SS.mmmZ), computed from the epoch milliseconds: ~4x cheaper than the
+ * builtin, which matters on the backfill's hot path (two or three timestamps per dump line). Years 0001-9999;
+ * anything else goes to the builtin.
+ */
+export function formatTimestamp(date: Date): string {
+  const ms = date.getTime();
+  if (!(ms >= MIN_FORMATTED_MS && ms <= MAX_FORMATTED_MS)) return date.toISOString();
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil inverse), eras of 400 years.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(rest / 3_600_000);
+  rest -= hour * 3_600_000;
+  const minute = Math.floor(rest / 60_000);
+  rest -= minute * 60_000;
+  const second = Math.floor(rest / 1000);
+  return `${TWO_DIGITS[Math.floor(year / 100)]}${TWO_DIGITS[year % 100]}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}.${THREE_DIGITS[rest - second * 1000]}Z`;
 }
 
 /**

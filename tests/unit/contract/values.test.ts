@@ -1,4 +1,5 @@
 // Scalar rules: ids, exact decimals, timestamps, versions, the frozen status table, the profile table.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   PROFILES,
@@ -12,6 +13,7 @@ import {
   normalizeEventType,
   parseSourceVersion,
   parseTimestamp,
+  formatTimestamp,
   statusGroupOf,
   streamForEventType,
   streamForTopic,
@@ -171,6 +173,49 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp(1767225600000)).toBeNull();
     expect(parseTimestamp(new Date())).toBeNull();
     expect(parseTimestamp(null)).toBeNull();
+  });
+});
+
+describe('parseTimestamp and formatTimestamp', () => {
+  const first = -62_135_596_800_000; // 0001-01-01T00:00:00.000Z
+  const last = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+  const instant = fc.integer({ min: first, max: last });
+
+  it('formatTimestamp is toISOString for every instant of years 0001-9999', () => {
+    for (const ms of [first, last, 0, -1, 951_782_400_000, 951_868_799_999, 4_107_542_400_000])
+      expect(formatTimestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+    fc.assert(
+      fc.property(instant, (ms) => {
+        expect(formatTimestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('formatTimestamp falls back to toISOString outside 0001-9999', () => {
+    for (const ms of [first - 1, last + 1, -8.64e15, 8.64e15])
+      expect(formatTimestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+  });
+
+  it('parseTimestamp reads any offset and fraction back to the same instant', () => {
+    const offset = fc.record({
+      sign: fc.constantFrom('+', '-'),
+      hours: fc.integer({ min: 0, max: 23 }),
+      minutes: fc.integer({ min: 0, max: 59 }),
+    });
+    fc.assert(
+      fc.property(instant, offset, fc.integer({ min: 0, max: 6 }), (ms, o, extraDigits) => {
+        const minutes = (o.sign === '-' ? -1 : 1) * (o.hours * 60 + o.minutes);
+        const local = new Date(ms + minutes * 60_000);
+        if (local.getTime() < first || local.getTime() > last) return;
+        const pad = (n: number) => String(n).padStart(2, '0');
+        const fraction = String(local.getUTCMilliseconds()).padStart(3, '0') + '7'.repeat(extraDigits);
+        const text =
+          `${local.toISOString().slice(0, 19)}.${fraction}` + `${o.sign}${pad(o.hours)}:${pad(o.minutes)}`;
+        expect(parseTimestamp(text)?.getTime()).toBe(ms);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
 
