@@ -236,8 +236,7 @@ interface Chunk {
   /** The file ends with this chunk. */
   fileDone: boolean;
   ledgerCopy: CopyBuffer;
-  /** The chunk's orders split by key hash into lanes (disjoint keys), each merged on its own session. */
-  orderLanes: CopyBuffer[];
+  orderCopy: CopyBuffer;
   /** Raw bytes of every staged line by line number (arrival_seq), for DB_REJECTED dead letters. */
   staged: Map<number, Buffer>;
   dlq: DlqInsert[];
@@ -334,18 +333,14 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     client?.release(err ?? true);
     client = undefined;
   };
-  // Helper sessions merge parts of a chunk in parallel with the first one: the ledger entries, and the orders
-  // split by key hash into two lanes (the bench dump's orders are ~3/4 of its lines, so one order merge alone
-  // was the long pole). The parts never share a row (different tables, or disjoint keys), so their merges cannot
-  // conflict, and the keys of one lane keep their arrival order. Only with a pool that has room for them.
-  const poolMax = pool.options.max ?? 10;
-  const parallelMerge = poolMax >= 2 && opts.parallelMerge !== false;
-  const orderLaneCount = parallelMerge && poolMax >= 3 ? 2 : 1;
-  let helpers: pg.PoolClient[] = [];
-  // Back to the pool when idle; destroyed after an error (they may be broken or mid-transaction).
-  const dropHelpers = (err?: Error): void => {
-    for (const h of helpers) h.release(err);
-    helpers = [];
+  // A second session merges a chunk's ledger entries while the first merges its orders (different tables, no
+  // shared rows, so the two merges cannot conflict). Only with a pool that has room for it.
+  const parallelMerge = (pool.options.max ?? 10) >= 2 && opts.parallelMerge !== false;
+  let ledgerClient: pg.PoolClient | undefined;
+  // Back to the pool when idle; destroyed after an error (it may be broken or mid-transaction).
+  const dropLedgerClient = (err?: Error): void => {
+    ledgerClient?.release(err);
+    ledgerClient = undefined;
   };
 
   try {
@@ -431,7 +426,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
         lastLine,
         fileDone: false,
         ledgerCopy: new CopyBuffer(),
-        orderLanes: Array.from({ length: orderLaneCount }, () => new CopyBuffer()),
+        orderCopy: new CopyBuffer(),
         staged: new Map(),
         dlq: [],
         linesRead: 0,
@@ -482,10 +477,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       }
       try {
         if (decoded.stream === 'ledger') chunk.ledgerCopy.push(toCopyLine.ledger(decoded.entry, lineNo));
-        else
-          chunk.orderLanes[laneOf(decoded.order.order_id, orderLaneCount)]!.push(
-            toCopyLine.order(decoded.order, lineNo),
-          );
+        else chunk.orderCopy.push(toCopyLine.order(decoded.order, lineNo));
       } catch (err) {
         if (!(err instanceof RowRejectedError)) throw err;
         chunk.dlq.push({ ...dlqMeta(file, lineNo, bytes), reason: 'DB_REJECTED', error_detail: err.message });
@@ -500,8 +492,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       for (let attempt = 1; ; attempt++) {
         try {
           client ??= await connect();
-          const parts = mergeParts(chunk);
-          if (parallelMerge) while (helpers.length < parts.length - 1) helpers.push(await pool.connect());
+          if (parallelMerge && chunk.ledgerCopy.lines && chunk.orderCopy.lines)
+            ledgerClient ??= await pool.connect();
           const began = performance.now();
           const merged = await writeChunk(client, chunk);
           run.dbSeconds += (performance.now() - began) / 1000;
@@ -515,7 +507,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
           )
             throw err;
           dropClient(err as Error);
-          dropHelpers(err as Error);
+          dropLedgerClient(err as Error);
           const delay = backoffMs(attempt);
           log.warn('transient failure, retrying the chunk', {
             checkpointId,
@@ -530,25 +522,18 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       }
     }
 
-    /** The non-empty parts of a chunk, each merged on its own session when merging in parallel. */
-    function mergeParts(chunk: Chunk): MergePart[] {
-      const parts: MergePart[] = [{ kind: 'ledger', copy: chunk.ledgerCopy }];
-      for (const copy of chunk.orderLanes) parts.push({ kind: 'order', copy });
-      return parts.filter((p) => p.copy.lines > 0);
+    /** COPY one kind of the chunk into `session`'s staging table and merge it (inside the caller's transaction). */
+    async function stageAndMerge(session: pg.PoolClient, kind: 'ledger' | 'order', chunk: Chunk) {
+      await copyLines(session, stagingCopySql(kind), kind === 'ledger' ? chunk.ledgerCopy : chunk.orderCopy);
+      return (kind === 'ledger' ? mergeStagedLedger : mergeStagedOrders)(session, 'backfill');
     }
 
-    /** COPY one part into `session`'s staging table and merge it (inside the caller's transaction). */
-    async function stageAndMerge(session: pg.PoolClient, part: MergePart) {
-      await copyLines(session, stagingCopySql(part.kind), part.copy);
-      return (part.kind === 'ledger' ? mergeStagedLedger : mergeStagedOrders)(session, 'backfill');
-    }
-
-    /** One part of the chunk, staged and merged in its own transaction on `session`. */
-    async function mergePartAlone(session: pg.PoolClient, part: MergePart) {
+    /** One kind of the chunk, staged and merged in its own transaction on `session`. */
+    async function mergeKindAlone(session: pg.PoolClient, kind: 'ledger' | 'order', chunk: Chunk) {
       await session.query('BEGIN');
       try {
         await createStagingTables(session);
-        const m = await stageAndMerge(session, part);
+        const m = await stageAndMerge(session, kind, chunk);
         await session.query('COMMIT');
         return m;
       } catch (err) {
@@ -561,48 +546,42 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
       c: pg.PoolClient,
       chunk: Chunk,
     ): Promise<{ ledger: MergeSummary | null; orders: MergeSummary | null; dlq: DlqInsert[] }> {
-      // With helper sessions, the parts (ledger, order lanes) merge in parallel, each in its own transaction that
-      // touches one table and its own keys only, and the dead letters + checkpoint commit after all of them. No
-      // transaction ever waits for another one while holding row locks (a transaction holding order rows while
-      // this process waited for the ledger session could close a lock cycle with a consumer batch that
-      // PostgreSQL cannot see). If anything fails after a merge committed, the chunk is retried from the
-      // checkpoint and re-applies rows already there, which changes nothing (the merges are idempotent); only
-      // that retry's outcome counts say 'unchanged' for them.
-      const parts = mergeParts(chunk);
-      const apart = parts.length >= 2 && helpers.length >= parts.length - 1;
-      const merged: { ledger: MergeSummary | null; orders: MergeSummary | null } = {
-        ledger: null,
-        orders: null,
-      };
-      const absorb = (part: MergePart, m: MergeSummary) => {
-        if (part.kind === 'ledger') merged.ledger = m;
-        else merged.orders = merged.orders ? addSummaries(merged.orders, m) : m;
-      };
+      // With a second session, the ledger and the order merge run in parallel, each in its own transaction that
+      // touches one table only, and the dead letters + checkpoint commit after both. No transaction ever waits
+      // for another one while holding row locks (a transaction holding order rows while this process waited for
+      // the ledger session could close a lock cycle with a consumer batch that PostgreSQL cannot see). If
+      // anything fails after a merge committed, the chunk is retried from the checkpoint and re-applies rows
+      // already there, which changes nothing (the merges are idempotent); only that retry's outcome counts say
+      // 'unchanged' for them.
+      const apart = ledgerClient !== undefined && chunk.ledgerCopy.lines > 0 && chunk.orderCopy.lines > 0;
+      let ledger: MergeSummary | null = null;
+      let orders: MergeSummary | null = null;
       if (apart) {
-        // allSettled: every session is idle again before the chunk is retried on them.
-        const settled = await Promise.allSettled(
-          parts.map((part, i) => mergePartAlone(i === 0 ? c : helpers[i - 1]!, part)),
-        );
-        for (const r of settled) if (r.status === 'rejected') throw r.reason;
-        settled.forEach((r, i) => absorb(parts[i]!, (r as PromiseFulfilledResult<MergeSummary>).value));
+        // allSettled: both sessions are idle again before the chunk is retried on them.
+        const [l, o] = await Promise.allSettled([
+          mergeKindAlone(ledgerClient!, 'ledger', chunk),
+          mergeKindAlone(c, 'order', chunk),
+        ]);
+        if (l.status === 'rejected') throw l.reason;
+        if (o.status === 'rejected') throw o.reason;
+        [ledger, orders] = [l.value, o.value];
       }
       await c.query('BEGIN');
       try {
         if (!apart) {
           // One transaction for the whole chunk.
           await createStagingTables(c);
-          for (const part of parts) absorb(part, await stageAndMerge(c, part));
+          if (chunk.ledgerCopy.lines) ledger = await stageAndMerge(c, 'ledger', chunk);
+          if (chunk.orderCopy.lines) orders = await stageAndMerge(c, 'order', chunk);
         }
-        const rejected = [...(merged.ledger?.rejected ?? []), ...(merged.orders?.rejected ?? [])].map(
-          (r) => ({
-            ...dlqMeta(chunk.file, r.arrivalSeq, chunk.staged.get(r.arrivalSeq) ?? Buffer.alloc(0)),
-            reason: 'DB_REJECTED' as const,
-            error_detail: r.detail,
-          }),
-        );
+        const rejected = [...(ledger?.rejected ?? []), ...(orders?.rejected ?? [])].map((r) => ({
+          ...dlqMeta(chunk.file, r.arrivalSeq, chunk.staged.get(r.arrivalSeq) ?? Buffer.alloc(0)),
+          reason: 'DB_REJECTED' as const,
+          error_detail: r.detail,
+        }));
         const dlq = [...chunk.dlq, ...rejected];
         await insertDlqEvents(c, dlq);
-        const staged = parts.reduce((n, p) => n + p.copy.lines, 0) - rejected.length;
+        const staged = chunk.ledgerCopy.lines + chunk.orderCopy.lines - rejected.length;
         await c.query(
           `UPDATE bo.backfill_checkpoints SET
              current_file = $2, current_line = $3,
@@ -612,7 +591,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
           [checkpointId, chunk.file, chunk.lastLine, chunk.fileDone, chunk.linesRead, staged, dlq.length],
         );
         await c.query('COMMIT');
-        return { ...merged, dlq };
+        return { ledger, orders, dlq };
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
         throw err;
@@ -688,7 +667,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     log.info('backfill completed', { checkpointId, ...countsOf(final), run: result.run });
     return result;
   } finally {
-    dropHelpers();
+    dropLedgerClient();
     if (client) {
       await client
         .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey])
@@ -729,38 +708,6 @@ async function loadCheckpoint(
  * the backfill's GC time); one growing buffer per chunk does not. Kept intact until the chunk commits, so a
  * retried chunk sends it again.
  */
-/** One part of a chunk for one merge: a kind and its encoded COPY lines. */
-interface MergePart {
-  kind: 'ledger' | 'order';
-  copy: CopyBuffer;
-}
-
-/** The order lane of a key (FNV-1a over its UTF-16 units): a key always lands in the same lane. */
-function laneOf(key: string, lanes: number): number {
-  if (lanes === 1) return 0;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % lanes;
-}
-
-/** Two merges' summaries of one kind added up (order lanes). */
-function addSummaries(a: MergeSummary, b: MergeSummary): MergeSummary {
-  return {
-    inserted: a.inserted + b.inserted,
-    updated: a.updated + b.updated,
-    stale: a.stale + b.stale,
-    unchanged: a.unchanged + b.unchanged,
-    rejected: [...a.rejected, ...b.rejected],
-    pairing: {
-      opened: a.pairing.opened + b.pairing.opened,
-      completed: a.pairing.completed + b.pairing.completed,
-      conflicts: a.pairing.conflicts + b.pairing.conflicts,
-      unpairable: a.pairing.unpairable + b.pairing.unpairable,
-    },
-    versionMissing: a.versionMissing + b.versionMissing,
-  };
-}
-
 class CopyBuffer {
   private buf = Buffer.allocUnsafe(256 * 1024);
   /** Bytes used. */

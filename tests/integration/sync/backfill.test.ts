@@ -172,32 +172,6 @@ describe('backfill', () => {
     await expectDbMatches(pool, idPrefix, expected);
   });
 
-  it('merges orders in one lane or two (by key hash) to the same final state', async () => {
-    // The default pool (6 sessions) merges a chunk's ledger entries and its two order lanes on three sessions;
-    // a pool of two has room for the ledger session only, so all orders go through one lane.
-    const profile = getProfile('canonical-v1');
-    const until = new Date(start.getTime() + 2_000_000);
-    for (const [label, max] of [
-      ['two', 6],
-      ['one', 2],
-    ] as const) {
-      const idPrefix = `${prefix}lane${label}-`;
-      const laneEvents = synth(idPrefix, 300);
-      const file = path.join(dir, `${tag}-lanes-${label}.ndjson.gz`);
-      await writeDump(laneEvents, file);
-      const small = testPool(max);
-      try {
-        const result = await runBackfill({ dumpPath: file, until, profile, pool: small, chunkLines: 200 });
-        const expected = expectedFinalState(laneEvents, profile, { until });
-        expect(result.rowsDlq).toBe(expected.dlq);
-        expect(result.run.chunks).toBeGreaterThan(3);
-        await expectDbMatches(pool, idPrefix, expected);
-      } finally {
-        await small.end();
-      }
-    }
-  });
-
   it('rejects a missing dump path with BackfillInputError, and the CLI exits 2 on bad arguments', async () => {
     await expect(
       runBackfill({
