@@ -120,7 +120,7 @@ const REQUIRED: Record<KindSpec['kind'], readonly string[]> = {
   order: ['order_id', 'status', 'status_group', 'amount', 'event_time'],
 };
 
-// One check per column with its own generated field read (see columnReaders below for why).
+// One check per column with its own generated field read (see FIELD_READS below for why).
 interface ColumnCheck {
   name: string;
   pgType: KindSpec['columns'][number]['pgType'];
@@ -129,10 +129,10 @@ interface ColumnCheck {
   limit: readonly [number, number, string] | undefined;
 }
 function columnChecks(spec: KindSpec): ColumnCheck[] {
-  return spec.columns.map((c) => ({
+  return spec.columns.map((c, i) => ({
     name: c.name,
     pgType: c.pgType,
-    read: new Function(`return (row) => row.${plainColumnName(c.name)};`)() as (row: object) => unknown,
+    read: FIELD_READS[spec.kind][i]!,
     required: REQUIRED[spec.kind].includes(c.name),
     limit: LENGTH_LIMITS[c.name],
   }));
@@ -194,16 +194,18 @@ function plainColumnName(name: string): string {
   if (!/^[a-z_]+$/.test(name)) throw new Error(`column name ${name} is not a plain identifier`);
   return name;
 }
-type ColumnReader = (row: object) => string | null;
-function columnReaders(spec: KindSpec): ColumnReader[] {
+type FieldRead = (row: object) => unknown;
+function fieldReads(spec: KindSpec): FieldRead[] {
   return spec.columns.map(
-    (c) =>
-      new Function('textValue', `return (row) => textValue(row.${plainColumnName(c.name)});`)(
-        textValue,
-      ) as ColumnReader,
+    (c) => new Function(`return (row) => row.${plainColumnName(c.name)};`)() as FieldRead,
   );
 }
-const COLUMN_READERS = { ledger: columnReaders(LEDGER_SPEC), order: columnReaders(ORDER_SPEC) } as const;
+const FIELD_READS = { ledger: fieldReads(LEDGER_SPEC), order: fieldReads(ORDER_SPEC) } as const;
+/** Per column, the staged text of a row's value (parameter arrays of applyBatch). */
+const COLUMN_READERS = {
+  ledger: FIELD_READS.ledger.map((read) => (row: object) => textValue(read(row))),
+  order: FIELD_READS.order.map((read) => (row: object) => textValue(read(row))),
+} as const;
 const COLUMN_CHECKS = { ledger: columnChecks(LEDGER_SPEC), order: columnChecks(ORDER_SPEC) } as const;
 
 function pgErrorDetail(err: unknown): string {
@@ -609,7 +611,7 @@ function copyField(v: string | null): string {
 }
 
 // On the backfill's hot path (every dump line): one string, no intermediate arrays; field reads generated as
-// for COLUMN_READERS.
+// for FIELD_READS.
 type FieldsEncoder = (row: object, field: (v: unknown) => string) => string;
 function fieldsEncoder(spec: KindSpec): FieldsEncoder {
   const reads = spec.columns.map((c) => `field(row.${plainColumnName(c.name)})`);
