@@ -12,12 +12,12 @@ export const NUMBER_LITERAL_PREFIX = '\u0000json-number:';
 
 const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
-const AMOUNT_NUMBER_HINT = /amount"[ \t\n\r]*:[ \t\n\r]*-?[0-9]/;
-
+// `"amount"`, the colon and whitespace, up to where a number starts (global: lastIndex walks the text).
 const AMOUNT_VALUE_START = /"amount"[ \t\n\r]*:[ \t\n\r]*(?=-?[0-9])/g;
 
-/** Replace the JSON number right after each match of `valueStart` (a global regex) with its protected string. */
-function rewriteNumbersAt(text: string, valueStart: RegExp): string {
+/** Protect the number after each plain `"amount":` key (the text has no backslash; see protectAmountNumbers). */
+function protectPlainAmountNumbers(text: string): string {
+  const valueStart = AMOUNT_VALUE_START;
   let out = '';
   let copiedUpTo = 0;
   valueStart.lastIndex = 0;
@@ -54,10 +54,7 @@ export function protectAmountNumbers(text: string): string {
   // Without a backslash no key is escaped and no string literal holds a quote, so in valid JSON every
   // `"amount"` followed by `:` is the key itself: find those directly instead of walking every string
   // literal. (In invalid JSON a rewrite swaps one value token for another, so the text stays invalid.)
-  if (!text.includes('\\')) {
-    if (!AMOUNT_NUMBER_HINT.test(text)) return text;
-    return rewriteNumbersAt(text, AMOUNT_VALUE_START);
-  }
+  if (!text.includes('\\')) return protectPlainAmountNumbers(text);
   const parts: string[] = [];
   let copiedUpTo = 0;
   let cursor = 0;
