@@ -172,6 +172,41 @@ describe('backfill', () => {
     await expectDbMatches(pool, idPrefix, expected);
   });
 
+  it('dead-letters a line only PostgreSQL refuses as DB_REJECTED with its raw bytes; the rest of its chunk applies', async () => {
+    const profile = getProfile('canonical-v1');
+    const idPrefix = `${prefix}r-`;
+    const order = (id: string, eventTime: string) =>
+      JSON.stringify({
+        order_id: `${idPrefix}${id}`,
+        status: 'CREATED',
+        amount: '1.50',
+        currency: 'KRW',
+        event_time: eventTime,
+        updated_at: '2026-01-05T00:00:01Z',
+      });
+    // Year 1 at +01:00 is an instant in 1 BC: a valid RFC 3339 timestamp the contract accepts, outside what
+    // PostgreSQL reads back from the staged text, so only the merge refuses it (and bisection isolates it).
+    const refused = order('bad', '0001-01-01T00:00:00+01:00');
+    const lines = [order('a', '2026-01-05T00:00:00Z'), refused, order('b', '2026-01-05T00:00:00Z')];
+    const file = path.join(dir, `${tag}-rejected.ndjson`);
+    await fs.promises.writeFile(file, lines.join('\n') + '\n');
+    const result = await runBackfill({
+      dumpPath: file,
+      until: new Date('2100-01-01T00:00:00Z'),
+      profile,
+      pool,
+    });
+    expect(result.rowsDlq).toBe(1);
+    const dlq = await dlqRows(pool, { dumpFilePrefix: `${tag}-rejected` });
+    expect(dlq.map((r) => [r.reason, Number(r.dump_line)])).toEqual([['DB_REJECTED', 2]]);
+    expect((dlq[0]!.raw_value as Buffer).toString('utf8')).toBe(refused);
+    const stored = await pool.query<{ order_id: string }>(
+      'SELECT order_id FROM bo.payment_orders WHERE order_id LIKE $1 ORDER BY order_id',
+      [`${idPrefix}%`],
+    );
+    expect(stored.rows.map((r) => r.order_id)).toEqual([`${idPrefix}a`, `${idPrefix}b`]);
+  });
+
   it('rejects a missing dump path with BackfillInputError, and the CLI exits 2 on bad arguments', async () => {
     await expect(
       runBackfill({

@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { getProfile } from '../../../contract';
-import { readLines } from '../../../sync/backfill';
+import { readLineBatches } from '../../../sync/backfill';
 import { batchSize, decodeKafkaBatch, splitBatchInput } from '../../../sync/batch';
 import { intFlag, rateFlag, timeFlag, UsageError } from '../../../sync/cli-args';
 import { backoffMs, classifyApplyError } from '../../../sync/consumer';
@@ -125,15 +125,15 @@ describe('consumer helpers', () => {
   });
 });
 
-describe('readLines', () => {
+describe('readLineBatches', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-unit-lines-'));
   const lines = async (name: string, content: Buffer, gzip = false, compress = gzip) => {
     const file = path.join(tmp, name);
     fs.writeFileSync(file, compress ? zlib.gzipSync(content) : content);
     const out: { lineNo: number; text: string; oversized: boolean; bytes: Buffer }[] = [];
     let bytes = 0;
-    for await (const l of readLines({ abs: file, rel: name, size: 0, gzip }, (n) => (bytes += n)))
-      out.push({ ...l, text: l.bytes.toString('latin1') });
+    for await (const batch of readLineBatches({ abs: file, rel: name, size: 0, gzip }, (n) => (bytes += n)))
+      for (const l of batch) out.push({ ...l, text: l.bytes.toString('latin1') });
     return { out, bytes };
   };
 
@@ -153,6 +153,18 @@ describe('readLines', () => {
     ]);
     expect(out[3]!.bytes.equals(Buffer.from([0xff, 0xfe]))).toBe(true); // invalid UTF-8 reaches the contract intact
     expect(bytes).toBe(content.length);
+  });
+
+  it('keeps every line intact across read-chunk boundaries (plain and gzip)', async () => {
+    // ~2.6 MB: several 1 MiB file reads and 256 KiB gunzip chunks, so lines straddle both kinds of boundary.
+    const want = Array.from({ length: 40_000 }, (_, i) => `${i}:${'x'.repeat((i * 7919) % 97)}`);
+    const content = Buffer.from(want.join('\n') + '\n');
+    for (const gzip of [false, true]) {
+      const { out, bytes } = await lines(gzip ? 'big.ndjson.gz' : 'big.ndjson', content, gzip);
+      expect(out.length).toBe(want.length);
+      expect(out.every((l, i) => l.lineNo === i + 1 && l.text === want[i] && !l.oversized)).toBe(true);
+      if (!gzip) expect(bytes).toBe(content.length);
+    }
   });
 
   it('reads gzip, and reports a corrupt gzip stream as bad input', async () => {
