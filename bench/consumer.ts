@@ -19,7 +19,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { getProfile, type EventProfile, type LedgerEntry, type PaymentOrder } from '../contract';
 import { envOrExit } from '../core/env';
-import { createPool } from '../db/pool';
+import { createPool, withoutStatementTimeout } from '../db/pool';
 import { runBackfill } from '../sync/backfill';
 import { intFlag, runCli, UsageError } from '../sync/cli-args';
 import { createSyncConsumer } from '../sync/consumer';
@@ -83,59 +83,64 @@ async function rawCopyRate(
   ledger: LedgerEntry[],
   orders: PaymentOrder[],
 ): Promise<{ rows: number; seconds: number; rowsPerSec: number }> {
-  const client = await pool.connect();
   const t = `bench_raw_${tag}`;
-  try {
-    await client.query(`CREATE TABLE ${t}_ledger (LIKE bo.ledger_entries INCLUDING ALL)`);
-    await client.query(`CREATE TABLE ${t}_orders (LIKE bo.payment_orders INCLUDING ALL)`);
-    const now = new Date().toISOString();
-    const ts = (d: Date | null) => (d ? d.toISOString() : null);
-    const ledgerLines = ledger.map(
-      (e) =>
-        `${[e.tx_id, e.wallet_id, e.entry_type, e.amount, e.currency, e.related_id, e.related_type, ts(e.event_time), ts(e.updated_at), e.source_version, now, 'backfill'].map(copyField).join('\t')}\n`,
-    );
-    const orderLines = orders.map(
-      (o) =>
-        `${[o.order_id, o.status, o.status_group, o.amount, o.currency, o.payer_wallet_id, o.payee_wallet_id, ts(o.event_time), ts(o.updated_at), o.source_version, now, 'backfill'].map(copyField).join('\t')}\n`,
-    );
-    const slices = function* (lines: string[]): Generator<string> {
-      for (let i = 0; i < lines.length; i += 5000) yield lines.slice(i, i + 5000).join('');
-    };
-    const t0 = performance.now();
-    await client.query('BEGIN');
-    await pipeline(
-      Readable.from(slices(ledgerLines)),
-      client.query(
-        copyFrom(
-          `COPY ${t}_ledger (tx_id, wallet_id, entry_type, amount, currency, related_id, related_type, event_time, updated_at, source_version, ingested_at, source) FROM STDIN`,
+  // Without the pool's statement timeout: the COPY of ~1M rows can outlast it on a slow moment of the host.
+  return withoutStatementTimeout(pool, async (client) => {
+    try {
+      await client.query(`CREATE TABLE ${t}_ledger (LIKE bo.ledger_entries INCLUDING ALL)`);
+      await client.query(`CREATE TABLE ${t}_orders (LIKE bo.payment_orders INCLUDING ALL)`);
+      const now = new Date().toISOString();
+      const ts = (d: Date | null) => (d ? d.toISOString() : null);
+      const ledgerLines = ledger.map(
+        (e) =>
+          `${[e.tx_id, e.wallet_id, e.entry_type, e.amount, e.currency, e.related_id, e.related_type, ts(e.event_time), ts(e.updated_at), e.source_version, now, 'backfill'].map(copyField).join('\t')}\n`,
+      );
+      const orderLines = orders.map(
+        (o) =>
+          `${[o.order_id, o.status, o.status_group, o.amount, o.currency, o.payer_wallet_id, o.payee_wallet_id, ts(o.event_time), ts(o.updated_at), o.source_version, now, 'backfill'].map(copyField).join('\t')}\n`,
+      );
+      const slices = function* (lines: string[]): Generator<string> {
+        for (let i = 0; i < lines.length; i += 5000) yield lines.slice(i, i + 5000).join('');
+      };
+      const t0 = performance.now();
+      await client.query('BEGIN');
+      await pipeline(
+        Readable.from(slices(ledgerLines)),
+        client.query(
+          copyFrom(
+            `COPY ${t}_ledger (tx_id, wallet_id, entry_type, amount, currency, related_id, related_type, event_time, updated_at, source_version, ingested_at, source) FROM STDIN`,
+          ),
         ),
-      ),
-    );
-    await pipeline(
-      Readable.from(slices(orderLines)),
-      client.query(
-        copyFrom(
-          `COPY ${t}_orders (order_id, status, status_group, amount, currency, payer_wallet_id, payee_wallet_id, event_time, updated_at, source_version, ingested_at, source) FROM STDIN`,
+      );
+      await pipeline(
+        Readable.from(slices(orderLines)),
+        client.query(
+          copyFrom(
+            `COPY ${t}_orders (order_id, status, status_group, amount, currency, payer_wallet_id, payee_wallet_id, event_time, updated_at, source_version, ingested_at, source) FROM STDIN`,
+          ),
         ),
-      ),
-    );
-    await client.query('COMMIT');
-    const seconds = (performance.now() - t0) / 1000;
-    const rows = ledger.length + orders.length;
-    return { rows, seconds, rowsPerSec: rows / seconds };
-  } finally {
-    await client.query(`DROP TABLE IF EXISTS ${t}_ledger, ${t}_orders`).catch(() => undefined);
-    client.release();
-  }
+      );
+      await client.query('COMMIT');
+      const seconds = (performance.now() - t0) / 1000;
+      const rows = ledger.length + orders.length;
+      return { rows, seconds, rowsPerSec: rows / seconds };
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query(`DROP TABLE IF EXISTS ${t}_ledger, ${t}_orders`).catch(() => undefined);
+    }
+  });
 }
 
 // --- cleanup ---------------------------------------------------------------------------------------------
 
 async function cleanup(pool: pg.Pool, topics: string[], dumpDir: string | null): Promise<void> {
   const like = `${prefix}%`;
-  await pool.query('DELETE FROM bo.payment_ledger_pairs WHERE related_id LIKE $1', [like]);
-  await pool.query('DELETE FROM bo.ledger_entries WHERE tx_id LIKE $1', [like]);
-  await pool.query('DELETE FROM bo.payment_orders WHERE order_id LIKE $1', [like]);
+  // Deleting ~1M rows can outlast the pool's statement timeout.
+  await withoutStatementTimeout(pool, async (client) => {
+    await client.query('DELETE FROM bo.payment_ledger_pairs WHERE related_id LIKE $1', [like]);
+    await client.query('DELETE FROM bo.ledger_entries WHERE tx_id LIKE $1', [like]);
+    await client.query('DELETE FROM bo.payment_orders WHERE order_id LIKE $1', [like]);
+  });
   if (topics.length) await pool.query('DELETE FROM bo.consumer_dlq_events WHERE topic = ANY($1)', [topics]);
   if (dumpDir) {
     await pool.query(`DELETE FROM bo.consumer_dlq_events WHERE source = 'backfill' AND dump_file LIKE $1`, [

@@ -28,7 +28,7 @@ import {
 } from '../db/apply';
 import { TransientDbError } from '../db/errors';
 import { migrateToHead } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { createPool, withoutStatementTimeout } from '../db/pool';
 
 interface Options {
   rows: number;
@@ -359,36 +359,41 @@ async function runRawCopy(pool: pg.Pool, events: Event[]) {
   const suffix = randomBytes(4).toString('hex');
   const rawLedger = `public.bench_raw_ledger_${suffix}`;
   const rawOrders = `public.bench_raw_orders_${suffix}`;
-  const client = await pool.connect();
-  try {
-    await client.query(`CREATE TABLE ${rawLedger} (LIKE bo.ledger_entries INCLUDING ALL)`);
-    await client.query(`CREATE TABLE ${rawOrders} (LIKE bo.payment_orders INCLUDING ALL)`);
-    const now = new Date().toISOString();
-    const started = performance.now();
-    await pipeline(
-      Readable.from(
-        chunked(function* () {
-          for (const r of ledger.values())
-            yield `${LEDGER_COLS.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
-        }),
-      ),
-      client.query(copyFrom(`COPY ${rawLedger} (${LEDGER_COLS.join(', ')}, ingested_at, source) FROM STDIN`)),
-    );
-    await pipeline(
-      Readable.from(
-        chunked(function* () {
-          for (const r of orders.values())
-            yield `${ORDER_COLS.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
-        }),
-      ),
-      client.query(copyFrom(`COPY ${rawOrders} (${ORDER_COLS.join(', ')}, ingested_at, source) FROM STDIN`)),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    return { seconds, rows: ledger.size + orders.size };
-  } finally {
-    await client.query(`DROP TABLE IF EXISTS ${rawLedger}, ${rawOrders}`).catch(() => undefined);
-    client.release();
-  }
+  // Without the pool's statement timeout: on a slow moment of the host the ledger COPY alone outlasted it.
+  return withoutStatementTimeout(pool, async (client) => {
+    try {
+      await client.query(`CREATE TABLE ${rawLedger} (LIKE bo.ledger_entries INCLUDING ALL)`);
+      await client.query(`CREATE TABLE ${rawOrders} (LIKE bo.payment_orders INCLUDING ALL)`);
+      const now = new Date().toISOString();
+      const started = performance.now();
+      await pipeline(
+        Readable.from(
+          chunked(function* () {
+            for (const r of ledger.values())
+              yield `${LEDGER_COLS.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
+          }),
+        ),
+        client.query(
+          copyFrom(`COPY ${rawLedger} (${LEDGER_COLS.join(', ')}, ingested_at, source) FROM STDIN`),
+        ),
+      );
+      await pipeline(
+        Readable.from(
+          chunked(function* () {
+            for (const r of orders.values())
+              yield `${ORDER_COLS.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
+          }),
+        ),
+        client.query(
+          copyFrom(`COPY ${rawOrders} (${ORDER_COLS.join(', ')}, ingested_at, source) FROM STDIN`),
+        ),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      return { seconds, rows: ledger.size + orders.size };
+    } finally {
+      await client.query(`DROP TABLE IF EXISTS ${rawLedger}, ${rawOrders}`).catch(() => undefined);
+    }
+  });
 }
 
 // The bulk path the backfill uses: COPY chunks into the staging tables, merged by the same statement.
@@ -443,10 +448,13 @@ async function runStaged(pool: pg.Pool, events: Event[], chunk: number) {
 
 async function cleanup(pool: pg.Pool, prefix: string): Promise<void> {
   const like = `${prefix}%`;
-  await pool.query(`DELETE FROM bo.payment_ledger_pairs WHERE related_id LIKE $1`, [like]);
-  await pool.query(`DELETE FROM bo.ledger_entries WHERE tx_id LIKE $1`, [like]);
-  await pool.query(`DELETE FROM bo.payment_orders WHERE order_id LIKE $1`, [like]);
-  await pool.query(`VACUUM ANALYZE bo.ledger_entries, bo.payment_orders, bo.payment_ledger_pairs`);
+  // Deleting ~2M rows can outlast the pool's statement timeout.
+  await withoutStatementTimeout(pool, async (client) => {
+    await client.query(`DELETE FROM bo.payment_ledger_pairs WHERE related_id LIKE $1`, [like]);
+    await client.query(`DELETE FROM bo.ledger_entries WHERE tx_id LIKE $1`, [like]);
+    await client.query(`DELETE FROM bo.payment_orders WHERE order_id LIKE $1`, [like]);
+    await client.query(`VACUUM ANALYZE bo.ledger_entries, bo.payment_orders, bo.payment_ledger_pairs`);
+  });
 }
 
 async function main(): Promise<void> {

@@ -112,6 +112,30 @@ export function createPool(url?: string, max?: number): pg.Pool {
   return pool;
 }
 
+/**
+ * Runs `fn` on one session of `pool` with the statement timeout off, for work that may legitimately outlast
+ * DB_STATEMENT_TIMEOUT_MS (bulk deletes, a benchmark's raw COPY baseline on a slow moment of the host). The setting
+ * is reset before the session goes back to the pool.
+ */
+export async function withoutStatementTimeout<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('SET statement_timeout = 0');
+    return await fn(client);
+  } finally {
+    // Back to the pool outside any transaction and with the pool's timeout; a session that cannot be reset is
+    // destroyed instead.
+    const failed = await client.query('ROLLBACK; RESET statement_timeout').then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    client.release(failed);
+  }
+}
+
 let singleton: pg.Pool | undefined;
 
 /** The process-wide pool, created lazily from env(). */

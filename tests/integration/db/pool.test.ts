@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { env } from '../../../core/env';
 import { registry } from '../../../core/metrics';
 import { classifyPgError } from '../../../db/errors';
-import { closePool, createPool, getPool, query, sampleReplicationLagSeconds } from '../../../db/pool';
+import {
+  closePool,
+  createPool,
+  getPool,
+  query,
+  sampleReplicationLagSeconds,
+  withoutStatementTimeout,
+} from '../../../db/pool';
 import { databaseUrl } from './support';
 
 let pool: pg.Pool;
@@ -35,6 +42,36 @@ describe('createPool', () => {
     const res = await pool.query<{ statement_timeout: string }>('SHOW statement_timeout');
     const ms = env().DB_STATEMENT_TIMEOUT_MS;
     expect(res.rows[0]!.statement_timeout).toBe(ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  });
+
+  it('withoutStatementTimeout lifts the timeout for its session only, and resets it even after a failure', async () => {
+    const one = createPool(databaseUrl(), 1); // one session: what the next query sees is the session fn used
+    try {
+      await one.query(`SET statement_timeout = '100ms'`); // as if DB_STATEMENT_TIMEOUT_MS were 100
+      await expect(one.query('SELECT pg_sleep(0.3)')).rejects.toThrow(/statement timeout/);
+      const slept = await withoutStatementTimeout(one, async (c) => {
+        await c.query('SELECT pg_sleep(0.3)');
+        return (await c.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t")).rows[0]!.t;
+      });
+      expect(slept).toBe('0');
+      // RESET goes back to the session default (the pool's setting at connect time), not to the SET above.
+      const after = (await one.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t"))
+        .rows[0]!.t;
+      expect(after).not.toBe('0');
+      await expect(
+        withoutStatementTimeout(one, async (c) => {
+          await c.query('BEGIN');
+          await c.query('SELECT 1/0');
+        }),
+      ).rejects.toThrow(/division by zero/);
+      // Not left in the aborted transaction, timeout back on.
+      expect((await one.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      expect(
+        (await one.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t")).rows[0]!.t,
+      ).toBe(after);
+    } finally {
+      await one.end();
+    }
   });
 
   it('survives an idle client losing its connection', async () => {
