@@ -295,10 +295,36 @@ function partition(spec: KindSpec, rows: readonly object[]): Partition {
   return out;
 }
 
+// The parameter arrays go out as PostgreSQL array literals built here rather than as JS arrays: node-postgres
+// escapes every element with two regex replaces (~7% of the consumer's CPU at 20k events/s). Elements are always
+// quoted; only text columns can hold a quote or a backslash (the rows passed checkRow, so numeric, bigint and
+// timestamp text is plain, as for COPY).
+const ARRAY_ELEMENT_SPECIAL = /["\\]/;
+function arrayElement(v: string | null, text: boolean): string {
+  if (v === null) return 'NULL';
+  return text && ARRAY_ELEMENT_SPECIAL.test(v) ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
+}
+/** A text[] literal of one column's staged values for the rows at `indexes`. */
+export function columnArrayLiteral(
+  read: (row: object) => string | null,
+  text: boolean,
+  rows: readonly object[],
+  indexes: readonly number[],
+): string {
+  let out = '{';
+  for (let k = 0; k < indexes.length; k++) {
+    if (k > 0) out += ',';
+    out += arrayElement(read(rows[indexes[k]!]!), text);
+  }
+  return `${out}}`;
+}
+
 /** unnestSource parameters: arrival_seq (= input index) then one text[] per column. */
 function rowArrays(spec: KindSpec, rows: readonly object[], indexes: readonly number[]): unknown[] {
-  const values: unknown[] = [indexes.slice()];
-  for (const read of COLUMN_READERS[spec.kind]) values.push(indexes.map((i) => read(rows[i]!)));
+  const values: unknown[] = [`{${indexes.join(',')}}`];
+  COLUMN_READERS[spec.kind].forEach((read, c) =>
+    values.push(columnArrayLiteral(read, spec.columns[c]!.pgType === 'text', rows, indexes)),
+  );
   return values;
 }
 

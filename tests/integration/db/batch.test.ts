@@ -1,7 +1,14 @@
 // One batch, one transaction: in-batch reduction, DB_REJECTED isolation, DLQ idempotency, failure classes.
+import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DlqInsert, applyBatch, applyLedgerEntries, insertDlqEvents } from '../../../db/apply';
+import {
+  type DlqInsert,
+  applyBatch,
+  applyLedgerEntries,
+  columnArrayLiteral,
+  insertDlqEvents,
+} from '../../../db/apply';
 import { TransientDbError, classifyPgError } from '../../../db/errors';
 import { createPool } from '../../../db/pool';
 import {
@@ -67,6 +74,39 @@ describe('in-batch reduction', () => {
       entries: [entry(a, { source_version: 3, amount: '3' }), entry(a, { source_version: 5, amount: '5' })],
     });
     expect(again.ledger.outcomes).toEqual(['stale', 'unchanged']);
+  });
+});
+
+describe('parameter array literals', () => {
+  it('any text (quotes, backslashes, braces, commas, "NULL", empty, unicode) and NULL reads back from text[] as sent', async () => {
+    const nasty = [
+      '',
+      'NULL',
+      'null',
+      '"',
+      '\\',
+      '\\"',
+      '{}',
+      '{"a"}',
+      'a,b',
+      ' padded ',
+      'tab\there',
+      'é漢😀',
+    ];
+    const anyText = fc.string({ unit: 'grapheme', maxLength: 12 }).filter((x) => !x.includes('\u0000')); // text has no NUL
+    const text = fc.oneof(fc.constantFrom(...nasty), anyText);
+    const values = fc.array(fc.option(text, { nil: null }), { maxLength: 20 });
+    await fc.assert(
+      fc.asyncProperty(values, async (vs) => {
+        const rows = vs.map((v) => ({ v }));
+        const literal = columnArrayLiteral((r) => (r as { v: string | null }).v, true, rows, [
+          ...rows.keys(),
+        ]);
+        const back = await pool.query<{ a: (string | null)[] }>('SELECT $1::text[] AS a', [literal]);
+        expect(back.rows[0]!.a).toEqual(vs);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
