@@ -312,7 +312,12 @@ async function scratchDatabase(pool: pg.Pool): Promise<{ url: string; name: stri
   }
   const url = new URL(envOrExit().DATABASE_URL);
   url.pathname = `/${name}`;
-  await migrateToHead(url.toString());
+  try {
+    await migrateToHead(url.toString());
+  } catch (err) {
+    await dropScratchDatabase(pool, name).catch(() => undefined);
+    throw err;
+  }
   return { url: url.toString(), name };
 }
 

@@ -366,28 +366,17 @@ async function runRawCopy(pool: pg.Pool, events: Event[]) {
       await client.query(`CREATE TABLE ${rawOrders} (LIKE bo.payment_orders INCLUDING ALL)`);
       const now = new Date().toISOString();
       const started = performance.now();
-      await pipeline(
-        Readable.from(
-          chunked(function* () {
-            for (const r of ledger.values())
-              yield `${LEDGER_COLS.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
-          }),
-        ),
-        client.query(
-          copyFrom(`COPY ${rawLedger} (${LEDGER_COLS.join(', ')}, ingested_at, source) FROM STDIN`),
-        ),
-      );
-      await pipeline(
-        Readable.from(
-          chunked(function* () {
-            for (const r of orders.values())
-              yield `${ORDER_COLS.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
-          }),
-        ),
-        client.query(
-          copyFrom(`COPY ${rawOrders} (${ORDER_COLS.join(', ')}, ingested_at, source) FROM STDIN`),
-        ),
-      );
+      const copyInto = async <R>(table: string, cols: readonly (keyof R & string)[], rows: Iterable<R>) =>
+        pipeline(
+          Readable.from(
+            chunked(function* () {
+              for (const r of rows) yield `${cols.map((c) => field(r[c])).join('\t')}\t${now}\tbackfill\n`;
+            }),
+          ),
+          client.query(copyFrom(`COPY ${table} (${cols.join(', ')}, ingested_at, source) FROM STDIN`)),
+        );
+      await copyInto(rawLedger, LEDGER_COLS, ledger.values());
+      await copyInto(rawOrders, ORDER_COLS, orders.values());
       const seconds = (performance.now() - started) / 1000;
       return { seconds, rows: ledger.size + orders.size };
     } finally {

@@ -296,7 +296,7 @@ function partition(spec: KindSpec, rows: readonly object[]): Partition {
 }
 
 // The parameter arrays go out as PostgreSQL array literals built here rather than as JS arrays: node-postgres
-// escapes every element with two regex replaces (~7% of the consumer's CPU at 20k events/s). Elements are always
+// escapes every element with two regex replaces (~2 µs more per row of a 6,500-row batch, measured). Elements are always
 // quoted; only text columns can hold a quote or a backslash (the rows passed checkRow, so numeric, bigint and
 // timestamp text is plain, as for COPY).
 const ARRAY_ELEMENT_SPECIAL = /["\\]/;

@@ -730,25 +730,29 @@ async function loadCheckpoint(
  */
 class ChunkBytes {
   private buf = Buffer.allocUnsafe(256 * 1024);
-  /** Bytes used. */
-  used = 0;
+  private usedBytes = 0;
+
+  /** Bytes appended so far. */
+  get used(): number {
+    return this.usedBytes;
+  }
 
   private reserve(n: number): void {
-    if (this.used + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
-    this.buf.copy(grown, 0, 0, this.used);
+    if (this.usedBytes + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.usedBytes + n));
+    this.buf.copy(grown, 0, 0, this.usedBytes);
     this.buf = grown;
   }
 
   appendUtf8(text: string): void {
     this.reserve(text.length * 3); // a UTF-16 unit takes at most 3 bytes in UTF-8
-    this.used += this.buf.write(text, this.used, 'utf8');
+    this.usedBytes += this.buf.write(text, this.usedBytes, 'utf8');
   }
 
   appendBytes(bytes: Uint8Array): void {
     this.reserve(bytes.length);
-    this.buf.set(bytes, this.used);
-    this.used += bytes.length;
+    this.buf.set(bytes, this.usedBytes);
+    this.usedBytes += bytes.length;
   }
 
   /** A view of bytes [start, end). */
