@@ -7,6 +7,8 @@
 //   layer's LWW makes re-delivery a no-op);
 // - undecodable messages and rows the DB refuses deterministically go to bo.consumer_dlq_events in the
 //   same transaction, so a poison message never stalls its partition;
+// - a partition's batches apply and commit in order, one at a time, while the next one is fetched and
+//   decoded (lanes.ts);
 // - transient failures (DB or broker down) are retried with backoff while heartbeating, never
 //   dead-lettered and never committed past; a stop requested during a retry abandons the batch.
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
@@ -37,6 +39,7 @@ import { classifyPgError, TransientDbError } from '../db/errors';
 import { getPool } from '../db/pool';
 import { batchSize, decodeKafkaBatch, splitBatchInput } from './batch';
 import { createKafka, sleep, withKafkaRetry } from './kafka';
+import { PartitionLanes } from './lanes';
 
 export type StartPosition = 'earliest' | 'latest' | Date;
 
@@ -299,53 +302,85 @@ export function createSyncConsumer(opts: SyncConsumerOptions): SyncConsumer {
     ];
   }
 
+  // Batch N of a partition applies while batch N+1 is fetched and decoded (see lanes.ts).
+  const lanes = new PartitionLanes();
+
   async function eachBatch({
     batch,
     resolveOffset,
     heartbeat,
     commitOffsetsIfNecessary,
+    isStale,
   }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
-    const started = Date.now();
     const { topic, partition } = batch;
-    const where = `${topic}[${partition}]@${batch.firstOffset() ?? '?'}`;
-    const decoded = decodeKafkaBatch(profile, topic, partition, batch.messages, 'consumer');
-    const results = await applyResilient(decoded.input, heartbeat, where);
-    if (!results) return; // abandoned on stop: nothing resolved, nothing committed
-
-    const lastOffset = batch.lastOffset();
-    const next = (BigInt(lastOffset) + 1n).toString();
-    resolveOffset(lastOffset);
-    await commitWithRetry(
-      () => commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] }),
-      where,
-    );
-    startTargets.delete(`${topic}/${partition}`);
-    try {
-      await heartbeat();
-    } catch (err) {
-      if (isRebalanceError(err)) throw err;
+    const key = `${topic}/${partition}`;
+    // Per-partition order: this batch is applied only after the previous one committed (or failed).
+    await lanes.idle(key);
+    if (stopping) return; // nothing resolved, nothing committed: the next start resumes from the last commit
+    if (lanes.hasFailure(key)) {
+      // The previous batch failed after its offset had been resolved for fetching, and its partition was
+      // rewound to it (rewind below). Batches fetched before the rewind are dropped unresolved; the first one
+      // after it rethrows, so kafkajs restarts the consumer from the committed offsets, as for any failed batch.
+      if (isStale()) return;
+      throw lanes.takeFailure(key);
     }
 
-    const committedAt = results[results.length - 1]?.committedAt ?? new Date();
-    const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next)));
-    consumerKafkaLag.set({ topic, partition: String(partition) }, lag);
-    const info = record(decoded, results, committedAt, batch.messages.length);
-    counters.batches += 1;
-    opts.onBatchCommitted?.({
-      topic,
-      partition,
-      stream: decoded.stream,
-      firstOffset: batch.firstOffset() ?? lastOffset,
-      lastOffset,
-      committedOffset: next,
-      messages: batch.messages.length,
-      ...info,
-      committedAt,
-      lag,
-      durationMs: Date.now() - started,
-      recordTimestamps: decoded.recordTimestamps,
-    });
+    const started = Date.now();
+    const firstOffset = batch.firstOffset() ?? batch.lastOffset();
+    const where = `${topic}[${partition}]@${firstOffset}`;
+    const decoded = decodeKafkaBatch(profile, topic, partition, batch.messages, 'consumer');
+    const lastOffset = batch.lastOffset();
+    // With autoCommit off this moves kafkajs' FETCH position only; the offset is committed after the DB commit.
+    resolveOffset(lastOffset);
+    lanes.start(
+      key,
+      async () => {
+        const results = await applyResilient(decoded.input, heartbeat, where);
+        if (!results) return; // abandoned on stop: not committed
+
+        const next = (BigInt(lastOffset) + 1n).toString();
+        await commitWithRetry(
+          () => commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] }),
+          where,
+        );
+        startTargets.delete(key);
+        // Keeps the session alive after a long apply; a rebalance it reports is kafkajs' to handle (its own
+        // heartbeat sees it too), the batch is committed.
+        await heartbeat().catch(() => undefined);
+
+        const committedAt = results[results.length - 1]?.committedAt ?? new Date();
+        const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next)));
+        consumerKafkaLag.set({ topic, partition: String(partition) }, lag);
+        const info = record(decoded, results, committedAt, batch.messages.length);
+        counters.batches += 1;
+        opts.onBatchCommitted?.({
+          topic,
+          partition,
+          stream: decoded.stream,
+          firstOffset,
+          lastOffset,
+          committedOffset: next,
+          messages: batch.messages.length,
+          ...info,
+          committedAt,
+          lag,
+          durationMs: Date.now() - started,
+          recordTimestamps: decoded.recordTimestamps,
+        });
+      },
+      (err) => {
+        log.error('batch failed; rewinding its partition to it', { where, err });
+        // The fetch position is already past this batch: rewind, so it is fetched again even if nothing follows.
+        if (!stopping) {
+          try {
+            consumer?.seek({ topic, partition, offset: firstOffset });
+          } catch (seekErr) {
+            log.warn('rewind failed', { where, err: seekErr });
+          }
+        }
+      },
+    );
   }
 
   /** Offset commits survive short broker hiccups; a rebalance error propagates (kafkajs rejoins, re-delivery is a no-op). */
@@ -523,7 +558,9 @@ export function createSyncConsumer(opts: SyncConsumerOptions): SyncConsumer {
   async function stop(): Promise<void> {
     if (!stopping) {
       stopping = true;
-      // kafkajs waits for the batch in flight (which commits, or abandons if it is in a retry), then leaves the group.
+      // Batches handed to their lanes finish (commit, or abandon if in a retry) while we are still a group
+      // member; eachBatch starts no new ones. Then kafkajs leaves the group.
+      await lanes.drain();
       await consumer?.disconnect().catch((err: unknown) => log.warn('consumer disconnect failed', { err }));
       if (started) log.info('consumer stopped', { groupId, ...counters });
     }

@@ -2,7 +2,7 @@
 // stream with duplicates / out-of-order / missing versions / orphans / malformed messages matching the
 // oracle, whole-topic re-delivery changing nothing, poison messages, and start positions.
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventProfile } from '../../../contract';
 import { createSyncConsumer, type SyncConsumer } from '../../../sync/consumer';
 import { expectedFinalState, generatePayments, produceEvents } from '../../../sync/synth';
@@ -367,6 +367,71 @@ describe('consumer: synthetic stream', () => {
       dlqBefore,
     );
     await c.stop();
+  });
+});
+
+describe('consumer: a batch failing after the next fetch has begun', () => {
+  it('rewinds its partition: the batch is fetched again although nothing follows it, and applied once it can be', async () => {
+    const p = await testProfile(kx, `${tag}-rw`);
+    // Every write fails with a refusal (SQLSTATE class 23) until the consumer reports the rewind; the
+    // isolation then ends in a lone dead letter the database also refuses, which fails the batch.
+    let armed = true;
+    let refused = 0;
+    // query() of the pool and of its clients refuses while armed; everything else is the real pool.
+    const refusing = <T extends object>(real: T, wrapConnect: boolean): T =>
+      new Proxy(real, {
+        get(target, prop) {
+          const value: unknown = Reflect.get(target, prop, target);
+          if (typeof value !== 'function') return value;
+          const fn = (value as (...a: unknown[]) => unknown).bind(target);
+          if (prop === 'query')
+            return (...args: unknown[]) => {
+              if (!armed) return fn(...args);
+              refused += 1;
+              return Promise.reject(Object.assign(new Error('injected refusal'), { code: '23514' }));
+            };
+          if (prop === 'connect' && wrapConnect)
+            return async () => refusing((await fn()) as pg.PoolClient, false);
+          return fn;
+        },
+      });
+    const flaky = refusing(pool, true);
+    const logLines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk, ...rest) => {
+      const line = String(chunk);
+      if (line.includes('"batch failed; rewinding its partition to it"')) {
+        logLines.push(line);
+        armed = false;
+      }
+      return write(chunk as string, ...(rest as []));
+    });
+    try {
+      const c = createSyncConsumer({
+        groupId: `${prefix}rewind`,
+        profile: p,
+        start: 'earliest',
+        pool: flaky,
+        maxWaitTimeInMs: 50,
+      });
+      running.push(c);
+      await c.start();
+      const key = `${prefix}rw-key`; // one key -> one partition -> one batch, and nothing after it
+      await produceJson(
+        kx.producer,
+        p.topics.order,
+        ['rw-1', 'rw-2', 'rw-3'].map((id) => ({ key, value: order(id, { status: 'PAID' }) })),
+      );
+      await caughtUp(c);
+      expect(logLines.length).toBeGreaterThan(0);
+      expect(refused).toBeGreaterThan(0);
+      for (const id of ['rw-1', 'rw-2', 'rw-3']) expect((await readOrder(id))?.status).toBe('PAID');
+      expect(c.stats().consumed).toBe(3);
+      expect(await dlqRows(pool, { topics: [p.topics.order] })).toEqual([]);
+      await c.stop();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
