@@ -1,7 +1,12 @@
 // Data-layer throughput: applyBatch (LWW + pairing + DLQ, one transaction per batch) versus a raw COPY of the
 // same rows into index-identical scratch tables. Target: applyBatch rows/s >= 0.4 x raw COPY rows/s.
 //
-//   npm run bench:db -- [--rows 1000000] [--batch 500] [--writers 2] [--seed 42] [--keep]
+//   npm run bench:db -- [--rows 1000000] [--batch 500] [--writers N] [--seed 42] [--keep]
+//
+// Writers apply batches concurrently the way the consumer does: as many as its CONSUMER_PARTITIONS_CONCURRENCY
+// (default 4) unless --writers, and each row goes to the writer its entity key hashes to (tx_id for entries,
+// order_id for orders), as Kafka partitions by message key - one key's versions arrive through one writer, in
+// stream order; an order's PAYMENT and RECEIVE entries can still meet on its pair row from two writers.
 //
 // Input: a deterministic (seeded PRNG) mix of payment orders and their PAYMENT/RECEIVE ledger entries, plus
 // newer versions of recent keys and a few unpairable entries; 10% of the rows are redeliveries of earlier rows
@@ -38,8 +43,8 @@ interface Options {
   keep: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const opts: Options = { rows: 1_000_000, batch: 500, writers: 2, seed: 42, keep: false };
+function parseArgs(argv: string[], defaultWriters: number): Options {
+  const opts: Options = { rows: 1_000_000, batch: 500, writers: defaultWriters, seed: 42, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name: string) => {
@@ -232,9 +237,28 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
+/** Stable string hash (FNV-1a) for routing a key to a writer. */
+function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Each writer's batches: rows routed by entity key (see the header), in stream order, cut into batches. */
+function writerBatches(events: Event[], writers: number, batch: number): Event[][][] {
+  const streams: Event[][] = Array.from({ length: writers }, () => []);
+  for (const e of events)
+    streams[keyHash(e.kind === 'ledger' ? e.row.tx_id : e.row.order_id) % writers]!.push(e);
+  return streams.map((rows) => {
+    const out: Event[][] = [];
+    for (let i = 0; i < rows.length; i += batch) out.push(rows.slice(i, i + batch));
+    return out;
+  });
+}
+
 async function runApplyBatch(pool: pg.Pool, events: Event[], opts: Options) {
-  const batches = Math.ceil(events.length / opts.batch);
-  let next = 0;
+  const perWriter = writerBatches(events, opts.writers, opts.batch);
+  const batches = perWriter.reduce((n, b) => n + b.length, 0);
   const latencies: number[] = [];
   const totals = {
     inserted: 0,
@@ -258,10 +282,7 @@ async function runApplyBatch(pool: pg.Pool, events: Event[], opts: Options) {
     totals.unpairable += r.ledger.pairing.unpairable;
   };
   const worker = async (w: number) => {
-    for (;;) {
-      const b = next++;
-      if (b >= batches) return;
-      const slice = events.slice(b * opts.batch, (b + 1) * opts.batch);
+    for (const [b, slice] of (perWriter[w] ?? []).entries()) {
       const meta = (i: number) => ({
         source: 'consumer' as const,
         profile_id: 'canonical-v1',
@@ -447,8 +468,9 @@ async function cleanup(pool: pg.Pool, prefix: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
-  const url = envOrExit().DATABASE_URL;
+  const config = envOrExit();
+  const opts = parseArgs(process.argv.slice(2), config.CONSUMER_PARTITIONS_CONCURRENCY);
+  const url = config.DATABASE_URL;
   await migrateToHead(url);
   const prefix = `bench-${randomBytes(4).toString('hex')}-`;
   const t = performance.now();
