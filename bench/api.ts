@@ -6,6 +6,8 @@
 //         90% present - latency counted from each request's SCHEDULED send time (no coordinated omission);
 //     (b) max throughput, closed loop at concurrency 32 and 64: the in-process Node client, and wrk when it is
 //         installed (Debian package wrk; a C client like pgbench, much cheaper per request);
+//     (c) the same closed loop against a bare node:http + pg handler of the lookup (bench/bare-lookup.ts): what
+//         Node itself reaches here, without tRPC, the bridge, auth or audit;
 //  4. runs pgbench with the same lookup statement (-M prepared, -c 8/16/32 -j 2) and prints the ratio
 //     API req/s : best pgbench tps (target >= 0.5; p95 < 10 ms, p99 < 25 ms).
 // The load generator runs in this process; the API in its own. Seed rows and the run's audit rows are
@@ -479,6 +481,7 @@ async function main(): Promise<void> {
   const actor = `bench-${prefix.slice(0, -1)}`;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   let api: ChildProcess | undefined;
+  let bare: ChildProcess | undefined;
   const oidc = await startDevOidc({ port: 0 });
   try {
     say(
@@ -558,6 +561,37 @@ async function main(): Promise<void> {
     await new Promise((r) => api?.once('exit', r));
     api = undefined;
 
+    // The floor: a bare node:http + pg handler of the same lookup (bench/bare-lookup.ts), same load generator.
+    const barePort = await freePort();
+    const bareUrl = `http://127.0.0.1:${barePort}`;
+    bare = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/bare-lookup.ts')], {
+      cwd: repoRoot,
+      env: { ...process.env, PORT: String(barePort), DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    await waitReady(bareUrl, bare);
+    const bareWarm = makeRequester(bareUrl, token, 16);
+    await closedLoop(bareWarm.get, pick, 16, 3);
+    bareWarm.agent.destroy();
+    const bareThroughput: Record<string, number> = {};
+    for (const c of opts.concurrency) {
+      say(`(c) bare node:http + pg handler of the same lookup, ${c} connections, ${opts.tputSeconds} s ...`);
+      const viaWrk = wrk
+        ? wrkClosedLoop(wrk, bareUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds)
+        : null;
+      if (viaWrk) bareThroughput[c] = viaWrk.req_per_sec;
+      else {
+        const req = makeRequester(bareUrl, token, c);
+        bareThroughput[c] = summarise(await closedLoop(req.get, pick, c, opts.tputSeconds)).req_per_sec;
+        req.agent.destroy();
+      }
+      say(`    ${bareThroughput[c]} req/s`);
+    }
+    const bestBare = Math.max(...Object.values(bareThroughput));
+    bare.kill('SIGTERM');
+    await new Promise((r) => bare?.once('exit', r));
+    bare = undefined;
+
     const pgTps: Record<string, number> = {};
     for (const c of opts.pgbenchClients) {
       say(`pgbench -c ${c} -j 2 -T ${opts.pgbenchSeconds} -M prepared (same lookup) ...`);
@@ -573,10 +607,14 @@ async function main(): Promise<void> {
       open_loop: { rate: opts.rate, seconds: opts.seconds, ...latency },
       closed_loop: throughput,
       closed_loop_wrk: wrkThroughput,
+      bare_node_pg_req_per_sec: bareThroughput,
       pgbench_tps: pgTps,
       api_max_req_per_sec: bestApi,
+      bare_node_pg_best_req_per_sec: bestBare,
       pgbench_best_tps: Math.round(bestPg),
       ratio: Math.round(ratio * 1000) / 1000,
+      api_vs_bare: Math.round((bestApi / bestBare) * 1000) / 1000,
+      bare_vs_pgbench: Math.round((bestBare / bestPg) * 1000) / 1000,
       targets: {
         'p95 < 10 ms': latency.p95_ms < 10,
         'p99 < 25 ms': latency.p99_ms < 25,
@@ -586,11 +624,13 @@ async function main(): Promise<void> {
     say('\nresult:');
     say(JSON.stringify(result, null, 2));
     say(
-      `\nAPI ${bestApi} req/s vs pgbench ${Math.round(bestPg)} tps -> ratio ${result.ratio}; ` +
+      `\nAPI ${bestApi} req/s vs pgbench ${Math.round(bestPg)} tps -> ratio ${result.ratio} ` +
+        `(bare node:http + pg: ${bestBare} req/s = ${result.bare_vs_pgbench} x pgbench; API = ${result.api_vs_bare} x bare); ` +
         `open loop ${opts.rate} req/s: p50 ${latency.p50_ms} ms, p95 ${latency.p95_ms} ms, p99 ${latency.p99_ms} ms`,
     );
   } finally {
     if (api && api.exitCode === null) api.kill('SIGTERM');
+    if (bare && bare.exitCode === null) bare.kill('SIGTERM');
     await oidc.close();
     if (!opts.keep) {
       say("cleaning up seed rows and the run's audit rows ...");
