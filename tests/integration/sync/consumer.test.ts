@@ -1,6 +1,7 @@
 // The sync consumer against real Kafka + PostgreSQL: every LWW and pairing case end to end, a synthetic
 // stream with duplicates / out-of-order / missing versions / orphans / malformed messages matching the
-// oracle, whole-topic re-delivery changing nothing, poison messages, and start positions.
+// oracle, whole-topic re-delivery changing nothing, a member joining mid-stream (rebalance), a batch failing on
+// its apply lane (rewind), poison messages, and start positions.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventProfile } from '../../../contract';
@@ -367,6 +368,60 @@ describe('consumer: synthetic stream', () => {
       dlqBefore,
     );
     await c.stop();
+  });
+});
+
+describe('consumer: a second member joins the group mid-stream', () => {
+  it('the rebalance while batches are on their lanes loses nothing: oracle state, each dead letter once', async () => {
+    const p = await testProfile(kx, `${tag}-rb`);
+    const rbPrefix = `${prefix}rb-`;
+    const events = [
+      ...generatePayments({
+        payments: 1500,
+        seed: 23,
+        idPrefix: rbPrefix,
+        startTime: new Date('2026-02-02T00:00:00Z'),
+        spanSec: 600,
+        dupRate: 0.1,
+        oooRate: 0.2,
+        missingVersionRate: 0.05,
+        orphanRate: 0.02,
+        malformedRate: 0.01,
+        profile: p,
+      }),
+    ];
+    const expected = expectedFinalState(events, p);
+    const half = Math.floor(events.length / 2);
+    await produceEvents(events.slice(0, half), { producer: kx.producer, profile: p, batchSize: 200 });
+    const members = ['a', 'b'].map((m) =>
+      createSyncConsumer({
+        groupId: `${prefix}rebalance`,
+        profile: p,
+        start: 'earliest',
+        pool,
+        maxWaitTimeInMs: 50,
+        clientId: `it-rebalance-${m}`,
+      }),
+    );
+    running.push(...members);
+    const [a, b] = members as [SyncConsumer, SyncConsumer];
+    let joinedWhileBusy = false;
+    await a.start();
+    // The second member joins while the first one is applying and the rest is still being produced.
+    const producing = produceEvents(events.slice(half), { producer: kx.producer, profile: p, rate: 4000 });
+    await new Promise((r) => setTimeout(r, 200));
+    joinedWhileBusy = (await a.lag()).total > 0;
+    await b.start();
+    await producing;
+    await caughtUp(a);
+    expect(joinedWhileBusy).toBe(true);
+    await expectDbMatches(pool, rbPrefix, expected);
+    const dlq = await dlqRows(pool, { topics: [p.topics.ledger, p.topics.order] });
+    expect(dlq).toHaveLength(expected.dlq);
+    expect(new Set(dlq.map((r) => `${r.topic}/${r.partition}/${r.offset}`)).size).toBe(dlq.length);
+    // Re-delivery across the rebalance is allowed (at-least-once), loss is not.
+    expect(a.stats().consumed + b.stats().consumed).toBeGreaterThanOrEqual(events.length);
+    await Promise.all([a.stop(), b.stop()]);
   });
 });
 
