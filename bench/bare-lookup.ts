@@ -16,7 +16,14 @@ const server = http.createServer((req, res) => {
     res.writeHead(url === '/readyz' ? 200 : 404).end();
     return;
   }
-  pool.query({ ...statement, values: [decodeURIComponent(url.slice(PATH.length))] }).then(
+  let txId: string;
+  try {
+    txId = decodeURIComponent(url.slice(PATH.length));
+  } catch {
+    res.writeHead(400).end('tx_id: not valid percent-encoding');
+    return;
+  }
+  pool.query({ ...statement, values: [txId] }).then(
     (r) => {
       const row: unknown = r.rows[0];
       res

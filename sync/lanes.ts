@@ -22,7 +22,7 @@ export class PartitionLanes {
     return lane;
   }
 
-  /** Resolves when the work handed to the lane so far has finished (never rejects: see failureOf). */
+  /** Resolves when the work handed to the lane so far has finished (never rejects: see hasFailure). */
   async idle(key: string): Promise<void> {
     await this.lane(key).tail;
   }
@@ -40,14 +40,13 @@ export class PartitionLanes {
   }
 
   /**
-   * Starts `work` on the lane without waiting for it. The caller must have waited for idle(key) first (one
-   * piece of work per lane at a time) and checked that no failure is pending. `onFailure` runs right after
-   * the work rejects, before the failure becomes visible to waiters.
+   * Queues `work` on the lane without waiting for it: it runs after the lane's earlier work. Refused while a
+   * failure is pending. `onFailure` runs right after the work rejects, before anyone waiting on idle() resumes.
    */
   start(key: string, work: () => Promise<void>, onFailure?: (error: unknown) => void): void {
     const lane = this.lane(key);
     if (lane.failure) throw new Error(`lane ${key}: a failure is pending`);
-    lane.tail = work().catch((error: unknown) => {
+    lane.tail = lane.tail.then(work).catch((error: unknown) => {
       lane.failure = { error };
       onFailure?.(error);
     });

@@ -405,12 +405,11 @@ describe('consumer: a second member joins the group mid-stream', () => {
     );
     running.push(...members);
     const [a, b] = members as [SyncConsumer, SyncConsumer];
-    let joinedWhileBusy = false;
     await a.start();
     // The second member joins while the first one is applying and the rest is still being produced.
     const producing = produceEvents(events.slice(half), { producer: kx.producer, profile: p, rate: 4000 });
     await new Promise((r) => setTimeout(r, 200));
-    joinedWhileBusy = (await a.lag()).total > 0;
+    const joinedWhileBusy = (await a.lag()).total > 0;
     await b.start();
     await producing;
     await caughtUp(a);

@@ -33,6 +33,24 @@ describe('PartitionLanes', () => {
     expect(log).toEqual(['batch 1 committed', 'batch 2 starts']);
   });
 
+  it('queues work handed over without waiting: it still runs after the earlier work', async () => {
+    const lanes = new PartitionLanes();
+    const log: number[] = [];
+    const first = deferred();
+    lanes.start('t/0', async () => {
+      await first.promise;
+      log.push(1);
+    });
+    lanes.start('t/0', async () => {
+      log.push(2);
+    });
+    await tick();
+    expect(log).toEqual([]);
+    first.resolve();
+    await lanes.idle('t/0');
+    expect(log).toEqual([1, 2]);
+  });
+
   it('runs different lanes concurrently', async () => {
     const lanes = new PartitionLanes();
     const slow = deferred();
