@@ -1,10 +1,11 @@
 // Audit trail of admin lookups (SPEC §4.3): one bo.admin_audit_logs row per 200/404 lookup, committed
 // before the response leaves. Group commit keeps this cheap under load: callers enqueue their row and
-// await a shared flush; a flush starts at once when the writer is idle, and while one is in flight the
-// next batch accumulates. Each flush is ONE multi-row INSERT (unnest of column arrays) in autocommit, so
-// when the statement returns the whole batch is durable. A failed flush rejects every row in it, and the
+// await a shared flush (core/coalesce.ts: the rows of one event-loop turn go together, and while both
+// flushes are in flight the next batch accumulates). Each flush is ONE multi-row INSERT (unnest of column
+// arrays) in autocommit, so when the statement returns the whole batch is durable. A failed flush rejects every row in it, and the
 // lookups fail closed (503) - an unaudited answer is never sent.
 import type pg from 'pg';
+import { Coalescer } from '../core/coalesce';
 import { query } from '../db/pool';
 
 export type AuditResult = 'FOUND' | 'NOT_FOUND' | 'LISTED';
@@ -32,12 +33,6 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
-interface Pending {
-  row: AuditRow;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 const INSERT_AUDIT_BATCH = `
 INSERT INTO bo.admin_audit_logs
   (occurred_at, sub, actor_roles, route, params, result, status_code, duration_ms, result_count,
@@ -57,60 +52,48 @@ export function textArrayLiteral(values: readonly string[]): string {
 }
 
 export class GroupCommitAuditWriter implements AuditSink {
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly batches: Coalescer<AuditRow, void>;
   private closed = false;
-  /** Rows per flush; the count of flushes is exposed for tests and the benchmark. */
-  flushes = 0;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly maxBatch = 256,
-  ) {}
+    maxBatch = 256,
+    /** Flushes committing at once; the API gives the audit trail a pool of this many connections. */
+    maxInFlight = 2,
+  ) {
+    this.batches = new Coalescer((rows) => this.flush(rows), { maxBatch, maxInFlight });
+  }
+
+  /** Flushes (multi-row INSERTs) so far. */
+  get flushes(): number {
+    return this.batches.batches;
+  }
 
   write(row: AuditRow): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit writer is closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      this.kick();
-    });
+    return this.batches.submit(row);
   }
 
-  private kick(): void {
-    if (this.flushing || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
-    this.flushing = this.flush(batch).finally(() => {
-      this.flushing = null;
-      this.kick();
-    });
-  }
-
-  private async flush(batch: Pending[]): Promise<void> {
-    this.flushes += 1;
-    const rows = batch.map((p) => p.row);
-    try {
-      await query(this.pool, 'audit_insert', { name: 'bo_audit_insert_batch', text: INSERT_AUDIT_BATCH }, [
-        rows.map((r) => r.occurredAt),
-        rows.map((r) => r.actorSub),
-        rows.map((r) => textArrayLiteral(r.actorRoles)),
-        rows.map((r) => r.route),
-        rows.map((r) => JSON.stringify(r.params)),
-        rows.map((r) => r.result),
-        rows.map((r) => r.statusCode),
-        rows.map((r) => r.durationMs),
-        rows.map((r) => r.resultCount),
-        rows.map((r) => r.clientIp),
-        rows.map((r) => (r.userAgent === null ? null : r.userAgent.slice(0, USER_AGENT_MAX))),
-        rows.map((r) => r.requestId),
-      ]);
-      for (const p of batch) p.resolve();
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-    }
+  private async flush(rows: AuditRow[]): Promise<void[]> {
+    await query(this.pool, 'audit_insert', { name: 'bo_audit_insert_batch', text: INSERT_AUDIT_BATCH }, [
+      rows.map((r) => r.occurredAt),
+      rows.map((r) => r.actorSub),
+      rows.map((r) => textArrayLiteral(r.actorRoles)),
+      rows.map((r) => r.route),
+      rows.map((r) => JSON.stringify(r.params)),
+      rows.map((r) => r.result),
+      rows.map((r) => r.statusCode),
+      rows.map((r) => r.durationMs),
+      rows.map((r) => r.resultCount),
+      rows.map((r) => r.clientIp),
+      rows.map((r) => (r.userAgent === null ? null : r.userAgent.slice(0, USER_AGENT_MAX))),
+      rows.map((r) => r.requestId),
+    ]);
+    return rows.map(() => undefined);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    while (this.flushing) await this.flushing;
+    await this.batches.idle();
   }
 }

@@ -1,5 +1,6 @@
 // The one error body of the REST side (SPEC §4.3): { code, message, request_id } with the matching status.
 // tRPC error codes are folded onto the small public set so clients only ever see these six.
+import { stringResponse } from './response-body';
 
 export const API_ERROR_STATUS = {
   BAD_REQUEST: 400,
@@ -47,7 +48,7 @@ export function publicErrorCode(trpcCode: unknown): ApiErrorCode {
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export function jsonResponse(status: number, body: unknown, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), {
+  return stringResponse(JSON.stringify(body), {
     status,
     headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-store', ...headers },
   });

@@ -9,7 +9,8 @@ import type { OpenAPIObject } from 'trpc-to-openapi';
 import { MAX_ID_LENGTH, MAX_WALLET_ID_LENGTH } from '../contract/values';
 import { logger } from '../core/log';
 import { apiRequestLatency, apiRequestsInflight, apiRequestsTotal, registry } from '../core/metrics';
-import { pingDatabase } from '../db/lookups';
+import { Coalescer } from '../core/coalesce';
+import { getLedgerEntries, pingDatabase } from '../db/lookups';
 import { docsResponse } from './docs';
 import {
   API_ERROR_STATUS,
@@ -33,7 +34,7 @@ export function requestIdFrom(header: string | null): string {
   return header !== null && SANE_REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-export interface ApiOptions extends ApiServices {
+export interface ApiOptions extends Omit<ApiServices, 'entries'> {
   /** Public base URL written into the OpenAPI document's servers list. */
   baseUrl: string;
   /** /readyz gives up on the DB after this long (default 2000 ms). */
@@ -108,12 +109,20 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 
 const WWW_AUTHENTICATE = 'Bearer realm="tx-lookup"';
 
+// Concurrent /admin/tx lookups share one statement (core/coalesce.ts). Two statements at a time keep two
+// DB cores busy; allowing more would mostly split the same work into smaller batches.
+const ENTRY_BATCHING = { maxBatch: 256, maxInFlight: 2 };
+
 export function createApi(opts: ApiOptions): Api {
   const services: ApiServices = {
     db: opts.db,
     audit: opts.audit,
     authenticator: opts.authenticator,
     cursorSecret: opts.cursorSecret,
+    entries: new Coalescer(async (txIds) => {
+      const rows = await getLedgerEntries(opts.db, txIds);
+      return txIds.map((id) => rows.get(id) ?? null);
+    }, ENTRY_BATCHING),
   };
   const readinessTimeoutMs = opts.readinessTimeoutMs ?? 2000;
   // The REST bridge over the same router, built once (see openapi-fetch.ts).

@@ -6,6 +6,7 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
+import { stringResponse } from './response-body';
 
 type ParsedBody = { ok: true; data: unknown } | { ok: false; cause: unknown };
 
@@ -80,7 +81,8 @@ export function createOpenApiFetch<TContext>(
           statusCode = code;
         },
         end(payload?: string) {
-          resolve(new Response(payload, { status: statusCode, headers }));
+          const init = { status: statusCode, headers };
+          resolve(payload === undefined ? new Response(null, init) : stringResponse(payload, init));
         },
       };
       (nodeHandler as unknown as (rq: unknown, rs: unknown) => Promise<void>)(proxied, res).catch(reject);

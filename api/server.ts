@@ -1,10 +1,12 @@
 // Thin node:http adapter around handle(Request) -> Response: IncomingMessage -> Request (with the client
-// ip from the socket), Response -> ServerResponse. Keep-alive stays on; request bodies are capped.
+// ip from the socket), Response -> ServerResponse. Keep-alive stays on; request bodies are capped; close()
+// waits for the requests still being answered.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { logger } from '../core/log';
 import type { Api } from './http';
+import { knownBody } from './response-body';
 
 const log = logger('api.server');
 
@@ -54,12 +56,14 @@ export async function serveNodeRequest(
     const body = hasBody ? await readBody(req) : null;
     const request = new Request(url, { method, headers: toHeaders(req), body: body && new Uint8Array(body) });
     const response = await api.handle(request, { clientIp: req.socket.remoteAddress ?? null });
-    const payload = method === 'HEAD' ? null : Buffer.from(await response.arrayBuffer());
+    const known = knownBody(response);
+    let payload: Buffer | string | null = null;
+    if (method !== 'HEAD') payload = known ?? Buffer.from(await response.arrayBuffer());
     const headers: Record<string, string> = {};
     response.headers.forEach((value, key) => {
       headers[key] = value;
     });
-    if (payload) headers['content-length'] = String(payload.length);
+    if (payload !== null) headers['content-length'] = String(Buffer.byteLength(payload));
     res.writeHead(response.status, headers);
     res.end(payload ?? undefined);
   } catch (err) {
@@ -82,8 +86,12 @@ export async function serveNodeRequest(
 }
 
 export function startServer(api: Api, opts: { host: string; port: number }): Promise<RunningServer> {
+  // Requests still being answered: close() waits for them, so a shutdown never closes the audit writer
+  // under a lookup whose client has already hung up (it would refuse it with 503 and log an error).
+  const inFlight = new Set<Promise<void>>();
   const server = http.createServer({ keepAlive: true }, (req, res) => {
-    void serveNodeRequest(api, req, res);
+    const answering = serveNodeRequest(api, req, res).finally(() => inFlight.delete(answering));
+    inFlight.add(answering);
   });
   // Longer than typical load-balancer idle timeouts, so the proxy closes idle connections first.
   server.keepAliveTimeout = 65_000;
@@ -98,11 +106,13 @@ export function startServer(api: Api, opts: { host: string; port: number }): Pro
       resolve({
         server,
         url: `http://${host}:${addr.port}`,
-        close: () =>
-          new Promise<void>((done) => {
+        close: async () => {
+          await new Promise<void>((done) => {
             server.close(() => done());
             server.closeIdleConnections();
-          }),
+          });
+          await Promise.allSettled([...inFlight]);
+        },
       });
     });
   });

@@ -9,6 +9,8 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type pg from 'pg';
 import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { Coalescer } from '../core/coalesce';
+import type { LedgerEntryRow } from '../db/lookups';
 import { logger } from '../core/log';
 import { apiAuditWriteFailuresTotal, apiAuthFailuresTotal } from '../core/metrics';
 import type { AuditResult, AuditSink } from './audit';
@@ -24,6 +26,8 @@ export interface ApiServices {
   audit: AuditSink;
   authenticator: Authenticator;
   cursorSecret: string;
+  /** Entries by tx_id (null: none); concurrent lookups share one statement. */
+  entries: Coalescer<string, LedgerEntryRow | null>;
 }
 
 /** What the HTTP layer knows about one request. */

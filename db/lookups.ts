@@ -80,6 +80,24 @@ export async function getLedgerEntry(db: QueryRunner, txId: string): Promise<Led
   return res.rows[0] ?? null;
 }
 
+/** Many entries by tx_id in ONE statement (the Admin API's coalesced lookups); absent ids are not in the map. */
+export const LEDGER_ENTRIES_BY_TX_IDS_SQL = `SELECT ${ENTRY_COLUMNS}
+FROM bo.ledger_entries e ${ENTRY_JOINS}
+WHERE e.tx_id = ANY($1::text[])`;
+
+export async function getLedgerEntries(
+  db: QueryRunner,
+  txIds: readonly string[],
+): Promise<Map<string, LedgerEntryRow>> {
+  const res = await query<LedgerEntryRow>(
+    db,
+    'api_tx_get',
+    { name: 'bo_api_tx_get_many', text: LEDGER_ENTRIES_BY_TX_IDS_SQL },
+    [txIds],
+  );
+  return new Map(res.rows.map((row) => [row.tx_id, row]));
+}
+
 // Timestamps inside json come back as ISO strings; amounts and versions travel as text to stay exact.
 const PAYMENT_ORDER_SQL = `
 SELECT o.order_id, o.status, o.status_group, o.amount::text AS amount, o.currency,

@@ -1,6 +1,5 @@
 // admin.tx.get  <->  GET /admin/tx/{tx_id}
 import { TRPCError } from '@trpc/server';
-import { getLedgerEntry } from '../../db/lookups';
 import { consumerContractOrderMissingTotal } from '../../core/metrics';
 import { ledgerEntryView, orderMissing } from '../present';
 import { ledgerEntryOutput, txGetInput } from '../schemas';
@@ -22,7 +21,7 @@ export const txRouter = router({
     .use(auditLookup)
     .output(ledgerEntryOutput)
     .query(async ({ ctx, input }) => {
-      const row = await getLedgerEntry(ctx.services.db, input.tx_id);
+      const row = await ctx.services.entries.submit(input.tx_id);
       if (!row)
         throw new TRPCError({ code: 'NOT_FOUND', message: `no ledger entry with tx_id ${input.tx_id}` });
       if (orderMissing(row)) consumerContractOrderMissingTotal.inc();

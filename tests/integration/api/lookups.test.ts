@@ -458,6 +458,88 @@ describe('one DB round trip per lookup', () => {
   });
 });
 
+describe('concurrent /admin/tx lookups share statements', () => {
+  const ids = ['pay-1', 'rcv-1', 'refund-1', 'pay-2', 'adj-1', 'xfer-1', 'rcv-3', 'absent-1', 'absent-2'];
+
+  /** A pool that counts statements and can be told to fail them. */
+  function countingPool(): { pool: pg.Pool; count: () => number; fail: (on: boolean) => void } {
+    const pool = createPool(databaseUrl(), 2);
+    let queries = 0;
+    let failing = false;
+    const original = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      queries++;
+      if (failing)
+        return Promise.reject(Object.assign(new Error('injected lookup failure'), { code: '57P01' }));
+      return original(...args);
+    };
+    return { pool, count: () => queries, fail: (on) => (failing = on) };
+  }
+
+  it('answers each of many concurrent calls (repeats and misses included) as it answers them one by one', async () => {
+    const one = await Promise.all(ids.map((id) => get(api, `/admin/tx/${P}${id}`)));
+    const counted = countingPool();
+    const { api: countedApi, audit: countedAudit } = buildApi({ db: counted.pool, auditPool });
+    try {
+      const calls = Array.from({ length: 45 }, (_, i) => ids[i % ids.length] as string);
+      const requestIds = calls.map(() => rid('coalesce'));
+      const replies = await Promise.all(
+        calls.map((id, i) =>
+          get(countedApi, `/admin/tx/${P}${id}`, { 'x-request-id': requestIds[i] as string }),
+        ),
+      );
+      calls.forEach((id, i) => {
+        const expected = one[ids.indexOf(id)];
+        expect(replies[i]?.status, id).toBe(expected?.status);
+        if (expected?.status === 200) expect(replies[i]?.body, id).toEqual(expected.body);
+        else expect(replies[i]?.body.code, id).toBe('NOT_FOUND');
+      });
+      expect(replies.filter((r) => r.status === 404)).toHaveLength(10);
+      // 45 lookups, a handful of statements (one per event-loop turn and free slot)
+      expect(counted.count()).toBeLessThanOrEqual(5);
+      // still one audit row per call, each with its own outcome
+      const rows = await db.query<{ request_id: string; result: string }>(
+        'SELECT request_id, result FROM bo.admin_audit_logs WHERE request_id = ANY($1)',
+        [requestIds],
+      );
+      expect(rows.rows).toHaveLength(45);
+      expect(rows.rows.filter((r) => r.result === 'NOT_FOUND')).toHaveLength(10);
+    } finally {
+      await countedAudit.close();
+      await counted.pool.end();
+    }
+  });
+
+  it('fails every call of a failed statement with 500, unaudited, and serves the next calls', async () => {
+    const counted = countingPool();
+    const { api: countedApi, audit: countedAudit } = buildApi({ db: counted.pool, auditPool });
+    try {
+      counted.fail(true);
+      const requestIds = ids.map(() => rid('coalesce-fail'));
+      const failed = await Promise.all(
+        ids.map((id, i) =>
+          get(countedApi, `/admin/tx/${P}${id}`, { 'x-request-id': requestIds[i] as string }),
+        ),
+      );
+      for (const r of failed) {
+        expect(r.status).toBe(500);
+        expect(r.body).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
+      }
+      const audited = await db.query('SELECT 1 FROM bo.admin_audit_logs WHERE request_id = ANY($1)', [
+        requestIds,
+      ]);
+      expect(audited.rowCount).toBe(0);
+      counted.fail(false);
+      const after = await get(countedApi, `/admin/tx/${P}pay-1`);
+      expect(after.status).toBe(200);
+      expect(after.body.tx_id).toBe(`${P}pay-1`);
+    } finally {
+      await countedAudit.close();
+      await counted.pool.end();
+    }
+  });
+});
+
 describe('id validation', () => {
   const badIds = [
     "' OR 1=1 --",
