@@ -22,6 +22,7 @@ import {
 } from './errors';
 import { buildOpenApiDocument } from './openapi';
 import { createOpenApiFetch } from './openapi-fetch';
+import { knownBody } from './response-body';
 import { appRouter } from './router';
 import { createContext, type ApiServices, type RequestInfo } from './trpc';
 
@@ -165,7 +166,7 @@ export function createApi(opts: ApiOptions): Api {
   async function reshapeRestError(res: Response, requestId: string): Promise<Response> {
     let body: { code?: unknown; message?: unknown; issues?: unknown } = {};
     try {
-      body = (await res.json()) as typeof body;
+      body = JSON.parse(knownBody(res) ?? (await res.text())) as typeof body;
     } catch {
       // not JSON: keep the defaults below
     }

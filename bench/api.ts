@@ -4,6 +4,8 @@
 //  2. starts the API as a child process in AUTH_MODE=oidc (in-process dev issuer) with auditing on;
 //  3. (a) latency at a fixed open-loop rate (default 1,000 req/s) of GET /admin/tx/{id}, random ids,
 //         90% present - latency counted from each request's SCHEDULED send time (no coordinated omission);
+//         printed next to what the API's own api_request_latency_seconds histogram saw over the same window,
+//         the host's CPU steal and the load generator's longest stall (this box is shared and noisy);
 //     (b) max throughput, closed loop at concurrency 32 and 64: the in-process Node client, and wrk when it is
 //         installed (Debian package wrk; a C client like pgbench, much cheaper per request);
 //     (c) the same closed loop against a bare node:http + pg handler of the lookup (bench/bare-lookup.ts): what
@@ -14,7 +16,7 @@
 // deleted at the end unless --keep. DATABASE_URL selects the database (default: the stack's).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -223,6 +225,8 @@ interface Sample {
   errors: number;
   errorKinds?: Map<string, number>;
   elapsedSec: number;
+  /** Open loop: the longest this process went without running its 1 ms send timer (its own stalls). */
+  maxStallMs?: number;
 }
 
 function makeRequester(baseUrl: string, token: string, maxSockets: number) {
@@ -269,9 +273,13 @@ async function openLoop(
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
   let sent = 0;
+  let lastTick = start;
+  let maxStallMs = 0;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
+      maxStallMs = Math.max(maxStallMs, now - lastTick);
+      lastTick = now;
       const due = Math.min(total, Math.floor(((now - start) / 1000) * rate) + 1);
       while (sent < due) {
         const scheduled = start + (sent * 1000) / rate;
@@ -296,7 +304,14 @@ async function openLoop(
     tick();
   });
   await Promise.all(inFlight);
-  return { latencies, statuses, errors, errorKinds, elapsedSec: (performance.now() - start) / 1000 };
+  return {
+    latencies,
+    statuses,
+    errors,
+    errorKinds,
+    elapsedSec: (performance.now() - start) / 1000,
+    maxStallMs,
+  };
 }
 
 async function closedLoop(
@@ -345,7 +360,81 @@ function summarise(s: Sample) {
     statuses: Object.fromEntries(s.statuses),
     errors: s.errors,
     ...(s.errorKinds && s.errorKinds.size > 0 ? { error_kinds: Object.fromEntries(s.errorKinds) } : {}),
+    ...(s.maxStallMs === undefined ? {} : { loadgen_max_stall_ms: r(s.maxStallMs) }),
   };
+}
+
+// --- what the API and the host saw ---------------------------------------------------------------------
+
+const TX_ROUTE = '/admin/tx/{tx_id}';
+
+/** Cumulative api_request_latency_seconds buckets of GET /admin/tx/{tx_id} (all statuses), le -> count. */
+async function scrapeTxLatency(baseUrl: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('api_request_latency_seconds_bucket{') || !line.includes(`route="${TX_ROUTE}"`))
+      continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (le === undefined || !Number.isFinite(count)) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + count);
+  }
+  return buckets;
+}
+
+/**
+ * Server-side percentiles (ms) of the requests between two scrapes, interpolated inside the histogram's
+ * buckets as PromQL's histogram_quantile does: coarse, but measured inside the API, so a stall of the load
+ * generator does not show up in it.
+ */
+function serverPercentiles(
+  before: Map<number, number>,
+  after: Map<number, number>,
+): { server_p50_ms: number; server_p95_ms: number; server_p99_ms: number } | null {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total <= 0) return null;
+  const q = (p: number): number => {
+    const rank = p * total;
+    for (let i = 0; i < bounds.length; i++) {
+      if ((counts[i] as number) >= rank) {
+        const upper = bounds[i] as number;
+        const lower = i === 0 ? 0 : (bounds[i - 1] as number);
+        if (upper === Infinity) return Math.round(lower * 1e5) / 100;
+        const below = i === 0 ? 0 : (counts[i - 1] as number);
+        const inBucket = (counts[i] as number) - below;
+        const at = inBucket > 0 ? lower + ((upper - lower) * (rank - below)) / inBucket : upper;
+        return Math.round(at * 1e5) / 100;
+      }
+    }
+    return NaN;
+  };
+  return { server_p50_ms: q(0.5), server_p95_ms: q(0.95), server_p99_ms: q(0.99) };
+}
+
+/** Host CPU counters from /proc/stat (Linux; null elsewhere): steal is time the hypervisor gave away. */
+function hostCpu(): { steal: number; total: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    if (!fields || fields.length < 8) return null;
+    return { steal: fields[7] as number, total: fields.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** Percent of CPU time stolen by the hypervisor between two hostCpu() samples. */
+function stealPct(a: ReturnType<typeof hostCpu>, b: ReturnType<typeof hostCpu>): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return Math.round((1000 * (b.steal - a.steal)) / (b.total - a.total)) / 10;
 }
 
 // --- pgbench -------------------------------------------------------------------------------------------
@@ -524,7 +613,13 @@ async function main(): Promise<void> {
 
     say(`(a) open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
     const open = makeRequester(baseUrl, token, 256);
-    const latency = summarise(await openLoop(open.get, pick, opts.rate, opts.seconds));
+    const scrapedBefore = await scrapeTxLatency(baseUrl);
+    const cpuBefore = hostCpu();
+    const latency = {
+      ...summarise(await openLoop(open.get, pick, opts.rate, opts.seconds)),
+      host_steal_pct: stealPct(cpuBefore, hostCpu()),
+      ...serverPercentiles(scrapedBefore, await scrapeTxLatency(baseUrl)),
+    };
     open.agent.destroy();
     say(`    ${JSON.stringify(latency)}`);
 
@@ -539,14 +634,18 @@ async function main(): Promise<void> {
     // The in-process Node load generator above shares the two cores with the API; wrk (if installed) costs
     // far less CPU per request, the fairer counterpart of pgbench.
     const wrk = findWrk();
-    const wrkThroughput: Record<string, { req_per_sec: number; non_2xx: number }> = {};
+    const wrkThroughput: Record<
+      string,
+      { req_per_sec: number; non_2xx: number; host_steal_pct: number | null }
+    > = {};
     if (wrk) {
       for (const c of opts.concurrency) {
         say(`(b) wrk closed loop, ${c} connections, ${opts.tputSeconds} s ...`);
+        const cpuBefore = hostCpu();
         const r = wrkClosedLoop(wrk, baseUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds);
         if (r) {
-          wrkThroughput[c] = r;
-          say(`    ${JSON.stringify(r)}`);
+          wrkThroughput[c] = { ...r, host_steal_pct: stealPct(cpuBefore, hostCpu()) };
+          say(`    ${JSON.stringify(wrkThroughput[c])}`);
         }
       }
     } else {
@@ -626,7 +725,9 @@ async function main(): Promise<void> {
     say(
       `\nAPI ${bestApi} req/s vs pgbench ${Math.round(bestPg)} tps -> ratio ${result.ratio} ` +
         `(bare node:http + pg: ${bestBare} req/s = ${result.bare_vs_pgbench} x pgbench; API = ${result.api_vs_bare} x bare); ` +
-        `open loop ${opts.rate} req/s: p50 ${latency.p50_ms} ms, p95 ${latency.p95_ms} ms, p99 ${latency.p99_ms} ms`,
+        `open loop ${opts.rate} req/s: p50 ${latency.p50_ms} ms, p95 ${latency.p95_ms} ms, p99 ${latency.p99_ms} ms ` +
+        `(inside the API: p95 ${latency.server_p95_ms ?? '?'} ms, p99 ${latency.server_p99_ms ?? '?'} ms; ` +
+        `host steal ${latency.host_steal_pct ?? '?'}%, load generator stalled up to ${latency.loadgen_max_stall_ms} ms)`,
     );
   } finally {
     if (api && api.exitCode === null) api.kill('SIGTERM');

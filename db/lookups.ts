@@ -1,6 +1,7 @@
 // Read queries of the Admin API. Each lookup is ONE statement (one round trip): the entry's order status
 // and pair come from LEFT JOINs, an order's entries and pair from json aggregation. Statements are named,
-// so each pooled connection prepares them once. Amounts are selected as text (exact, as stored).
+// so each pooled connection prepares them once. Amounts are selected as text (exact, as stored). Entries by
+// tx_id are fetched many at a time: the API coalesces concurrent lookups into one statement (core/coalesce.ts).
 import type pg from 'pg';
 import { query, type QueryRunner } from './pool';
 
@@ -65,20 +66,10 @@ const ENTRY_JOINS = `
   LEFT JOIN bo.payment_ledger_pairs p
          ON e.related_type = 'PAYMENT_ORDER' AND e.entry_type IN ('PAYMENT', 'RECEIVE') AND p.related_id = e.related_id`;
 
-/** The single-entry lookup; also the statement the API benchmark compares against pgbench. */
+/** The single-entry lookup: the statement bench:api gives pgbench and its bare handler (the API batches, below). */
 export const LEDGER_ENTRY_BY_TX_ID_SQL = `SELECT ${ENTRY_COLUMNS}
 FROM bo.ledger_entries e ${ENTRY_JOINS}
 WHERE e.tx_id = $1`;
-
-export async function getLedgerEntry(db: QueryRunner, txId: string): Promise<LedgerEntryRow | null> {
-  const res = await query<LedgerEntryRow>(
-    db,
-    'api_tx_get',
-    { name: 'bo_api_tx_get', text: LEDGER_ENTRY_BY_TX_ID_SQL },
-    [txId],
-  );
-  return res.rows[0] ?? null;
-}
 
 /** Many entries by tx_id in ONE statement (the Admin API's coalesced lookups); absent ids are not in the map. */
 export const LEDGER_ENTRIES_BY_TX_IDS_SQL = `SELECT ${ENTRY_COLUMNS}
