@@ -2,8 +2,8 @@
 // before the response leaves. Group commit keeps this cheap under load: callers enqueue their row and
 // await a shared flush (core/coalesce.ts: the rows of one event-loop turn go together, and while both
 // flushes are in flight the next batch accumulates). Each flush is ONE multi-row INSERT (unnest of column
-// arrays) in autocommit, so when the statement returns the whole batch is durable. A failed flush rejects every row in it, and the
-// lookups fail closed (503) - an unaudited answer is never sent.
+// arrays) in autocommit, so when the statement returns the whole batch is durable. A failed flush rejects
+// every row in it, and the lookups fail closed (503) - an unaudited answer is never sent.
 import type pg from 'pg';
 import { Coalescer } from '../core/coalesce';
 import { query } from '../db/pool';
