@@ -5,7 +5,8 @@
 //  3. (a) latency at a fixed open-loop rate (default 1,000 req/s) of GET /admin/tx/{id}, random ids,
 //         90% present - latency counted from each request's SCHEDULED send time (no coordinated omission);
 //         printed next to what the API's own api_request_latency_seconds histogram saw over the same window,
-//         the host's CPU steal and the load generator's longest stall (this box is shared and noisy);
+//         the host's CPU steal, the load generator's longest stall (this box is shared and noisy) and how
+//         many lookups each statement served (the API coalesces concurrent lookups);
 //     (b) max throughput, closed loop at concurrency 32 and 64: the in-process Node client, and wrk when it is
 //         installed (Debian package wrk; a C client like pgbench, much cheaper per request);
 //     (c) the same closed loop against a bare node:http + pg handler of the lookup (bench/bare-lookup.ts): what
@@ -368,20 +369,36 @@ function summarise(s: Sample) {
 
 const TX_ROUTE = '/admin/tx/{tx_id}';
 
-/** Cumulative api_request_latency_seconds buckets of GET /admin/tx/{tx_id} (all statuses), le -> count. */
-async function scrapeTxLatency(baseUrl: string): Promise<Map<number, number>> {
+interface ApiScrape {
+  /** Cumulative api_request_latency_seconds buckets of GET /admin/tx/{tx_id} (all statuses), le -> count. */
+  txLatency: Map<number, number>;
+  /** Statements the /admin/tx lookups sent (db_queries_total{op="api_tx_get"}): one serves many lookups. */
+  txStatements: number;
+}
+
+async function scrapeApi(baseUrl: string): Promise<ApiScrape> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const buckets = new Map<number, number>();
+  const txLatency = new Map<number, number>();
+  let txStatements = 0;
   for (const line of text.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (!Number.isFinite(value)) continue;
+    if (line.startsWith('db_queries_total{') && line.includes('op="api_tx_get"')) txStatements += value;
     if (!line.startsWith('api_request_latency_seconds_bucket{') || !line.includes(`route="${TX_ROUTE}"`))
       continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
-    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (le === undefined || !Number.isFinite(count)) continue;
+    if (le === undefined) continue;
     const bound = le === '+Inf' ? Infinity : Number(le);
-    buckets.set(bound, (buckets.get(bound) ?? 0) + count);
+    txLatency.set(bound, (txLatency.get(bound) ?? 0) + value);
   }
-  return buckets;
+  return { txLatency, txStatements };
+}
+
+/** Lookups per statement between two scrapes (the API coalesces concurrent lookups). */
+function lookupsPerStatement(before: ApiScrape, after: ApiScrape): number | null {
+  const lookups = (after.txLatency.get(Infinity) ?? 0) - (before.txLatency.get(Infinity) ?? 0);
+  const statements = after.txStatements - before.txStatements;
+  return statements > 0 ? Math.round((100 * lookups) / statements) / 100 : null;
 }
 
 /**
@@ -613,12 +630,16 @@ async function main(): Promise<void> {
 
     say(`(a) open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
     const open = makeRequester(baseUrl, token, 256);
-    const scrapedBefore = await scrapeTxLatency(baseUrl);
+    const scrapedBefore = await scrapeApi(baseUrl);
     const cpuBefore = hostCpu();
+    const openSample = summarise(await openLoop(open.get, pick, opts.rate, opts.seconds));
+    const cpuAfter = hostCpu();
+    const scrapedAfter = await scrapeApi(baseUrl);
     const latency = {
-      ...summarise(await openLoop(open.get, pick, opts.rate, opts.seconds)),
-      host_steal_pct: stealPct(cpuBefore, hostCpu()),
-      ...serverPercentiles(scrapedBefore, await scrapeTxLatency(baseUrl)),
+      ...openSample,
+      host_steal_pct: stealPct(cpuBefore, cpuAfter),
+      lookups_per_statement: lookupsPerStatement(scrapedBefore, scrapedAfter),
+      ...serverPercentiles(scrapedBefore.txLatency, scrapedAfter.txLatency),
     };
     open.agent.destroy();
     say(`    ${JSON.stringify(latency)}`);
@@ -636,15 +657,25 @@ async function main(): Promise<void> {
     const wrk = findWrk();
     const wrkThroughput: Record<
       string,
-      { req_per_sec: number; non_2xx: number; host_steal_pct: number | null }
+      {
+        req_per_sec: number;
+        non_2xx: number;
+        host_steal_pct: number | null;
+        lookups_per_statement: number | null;
+      }
     > = {};
     if (wrk) {
       for (const c of opts.concurrency) {
         say(`(b) wrk closed loop, ${c} connections, ${opts.tputSeconds} s ...`);
         const cpuBefore = hostCpu();
+        const scrapedBefore = await scrapeApi(baseUrl);
         const r = wrkClosedLoop(wrk, baseUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds);
         if (r) {
-          wrkThroughput[c] = { ...r, host_steal_pct: stealPct(cpuBefore, hostCpu()) };
+          wrkThroughput[c] = {
+            ...r,
+            host_steal_pct: stealPct(cpuBefore, hostCpu()),
+            lookups_per_statement: lookupsPerStatement(scrapedBefore, await scrapeApi(baseUrl)),
+          };
           say(`    ${JSON.stringify(wrkThroughput[c])}`);
         }
       }
