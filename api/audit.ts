@@ -2,10 +2,11 @@
 // before the response leaves. Group commit keeps this cheap under load: callers enqueue their row and
 // await a shared flush (core/coalesce.ts: the rows of one event-loop turn go together, and while both
 // flushes are in flight the next batch accumulates). Each flush is ONE multi-row INSERT (unnest of column
-// arrays) in autocommit, so when the statement returns the whole batch is durable. A failed flush rejects
+// array literals, db/array-literal.ts) in autocommit, so when the statement returns the whole batch is durable. A failed flush rejects
 // every row in it, and the lookups fail closed (503) - an unaudited answer is never sent.
 import type pg from 'pg';
 import { Coalescer } from '../core/coalesce';
+import { arrayLiteral } from '../db/array-literal';
 import { query } from '../db/pool';
 
 export type AuditResult = 'FOUND' | 'NOT_FOUND' | 'LISTED';
@@ -46,11 +47,6 @@ FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], 
 
 const USER_AGENT_MAX = 512;
 
-/** A PostgreSQL array literal for text[] (each row's roles travel as one element of a text array). */
-export function textArrayLiteral(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
-}
-
 export class GroupCommitAuditWriter implements AuditSink {
   private readonly batches: Coalescer<AuditRow, void>;
   private closed = false;
@@ -75,19 +71,21 @@ export class GroupCommitAuditWriter implements AuditSink {
   }
 
   private async flush(rows: AuditRow[]): Promise<void[]> {
+    const column = (read: (r: AuditRow) => string | null): string => arrayLiteral(rows.map(read));
     await query(this.pool, 'audit_insert', { name: 'bo_audit_insert_batch', text: INSERT_AUDIT_BATCH }, [
-      rows.map((r) => r.occurredAt),
-      rows.map((r) => r.actorSub),
-      rows.map((r) => textArrayLiteral(r.actorRoles)),
-      rows.map((r) => r.route),
-      rows.map((r) => JSON.stringify(r.params)),
-      rows.map((r) => r.result),
-      rows.map((r) => r.statusCode),
-      rows.map((r) => r.durationMs),
-      rows.map((r) => r.resultCount),
-      rows.map((r) => r.clientIp),
-      rows.map((r) => (r.userAgent === null ? null : r.userAgent.slice(0, USER_AGENT_MAX))),
-      rows.map((r) => r.requestId),
+      column((r) => r.occurredAt.toISOString()),
+      column((r) => r.actorSub),
+      // each row's roles are one text[] literal, itself an element of this text[]
+      column((r) => arrayLiteral(r.actorRoles)),
+      column((r) => r.route),
+      column((r) => JSON.stringify(r.params)),
+      column((r) => r.result),
+      column((r) => String(r.statusCode)),
+      column((r) => String(r.durationMs)),
+      column((r) => String(r.resultCount)),
+      column((r) => r.clientIp),
+      column((r) => (r.userAgent === null ? null : r.userAgent.slice(0, USER_AGENT_MAX))),
+      column((r) => r.requestId),
     ]);
     return rows.map(() => undefined);
   }

@@ -2,7 +2,8 @@
 // committed before its response) and failing closed (503, no data) when the row cannot be written.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupCommitAuditWriter, textArrayLiteral, type AuditRow } from '../../../api/audit';
+import { GroupCommitAuditWriter, type AuditRow } from '../../../api/audit';
+import { arrayLiteral } from '../../../db/array-literal';
 import { registry } from '../../../core/metrics';
 import { createPool } from '../../../db/pool';
 import {
@@ -93,9 +94,23 @@ describe('group commit', () => {
   });
 
   it('writes PostgreSQL array literals that round-trip', async () => {
-    const values = ['a', 'b c', 'd"e', 'f\\g', '{h}', 'i,j', 'NULL', ''];
-    const res = await db.query<{ a: string[] }>('SELECT $1::text[] AS a', [textArrayLiteral(values)]);
+    const values = ['a', 'b c', 'd"e', 'f\\g', '{h}', 'i,j', 'NULL', '', null, 'é 😀', '\\"'];
+    const res = await db.query<{ a: (string | null)[] }>('SELECT $1::text[] AS a', [arrayLiteral(values)]);
     expect(res.rows[0]?.a).toEqual(values);
+    // a literal inside a literal (the audit flush's roles column), and typed elements
+    const nested = await db.query<{ roles: string[]; n: number[]; j: unknown[] }>(
+      `SELECT ($1::text[])[1]::text[] AS roles, $2::int[] AS n, $3::jsonb[] AS j`,
+      [
+        arrayLiteral([arrayLiteral(['ADMIN_READ', 'we"ird,role\\x'])]),
+        arrayLiteral(['1', '-2']),
+        arrayLiteral([JSON.stringify({ id: 'a\\b"c' })]),
+      ],
+    );
+    expect(nested.rows[0]).toEqual({
+      roles: ['ADMIN_READ', 'we"ird,role\\x'],
+      n: [1, -2],
+      j: [{ id: 'a\\b"c' }],
+    });
   });
 });
 
