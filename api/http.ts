@@ -110,8 +110,8 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 
 const WWW_AUTHENTICATE = 'Bearer realm="tx-lookup"';
 
-// Concurrent /admin/tx lookups share one statement (core/coalesce.ts). Two statements at a time keep two
-// DB cores busy; allowing more would mostly split the same work into smaller batches.
+// Concurrent /admin/tx lookups share one statement (core/coalesce.ts), two statements at a time: 8 or 16 at
+// a time measured no better (bench:api, README) and give smaller batches.
 const ENTRY_BATCHING = { maxBatch: 256, maxInFlight: 2 };
 
 export function createApi(opts: ApiOptions): Api {

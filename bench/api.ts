@@ -454,6 +454,21 @@ function stealPct(a: ReturnType<typeof hostCpu>, b: ReturnType<typeof hostCpu>):
   return Math.round((1000 * (b.steal - a.steal)) / (b.total - a.total)) / 10;
 }
 
+/** Runs `load` against the API and adds what the host and the API itself saw meanwhile. */
+async function observed<T>(baseUrl: string, load: () => T | Promise<T>) {
+  const scrapedBefore = await scrapeApi(baseUrl);
+  const cpuBefore = hostCpu();
+  const result = await load();
+  const cpuAfter = hostCpu();
+  const scrapedAfter = await scrapeApi(baseUrl);
+  return {
+    result,
+    host_steal_pct: stealPct(cpuBefore, cpuAfter),
+    lookups_per_statement: lookupsPerStatement(scrapedBefore, scrapedAfter),
+    ...serverPercentiles(scrapedBefore.txLatency, scrapedAfter.txLatency),
+  };
+}
+
 // --- pgbench -------------------------------------------------------------------------------------------
 
 function findPgbench(): string {
@@ -630,17 +645,10 @@ async function main(): Promise<void> {
 
     say(`(a) open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
     const open = makeRequester(baseUrl, token, 256);
-    const scrapedBefore = await scrapeApi(baseUrl);
-    const cpuBefore = hostCpu();
-    const openSample = summarise(await openLoop(open.get, pick, opts.rate, opts.seconds));
-    const cpuAfter = hostCpu();
-    const scrapedAfter = await scrapeApi(baseUrl);
-    const latency = {
-      ...openSample,
-      host_steal_pct: stealPct(cpuBefore, cpuAfter),
-      lookups_per_statement: lookupsPerStatement(scrapedBefore, scrapedAfter),
-      ...serverPercentiles(scrapedBefore.txLatency, scrapedAfter.txLatency),
-    };
+    const { result: openSample, ...openSeen } = await observed(baseUrl, async () =>
+      summarise(await openLoop(open.get, pick, opts.rate, opts.seconds)),
+    );
+    const latency = { ...openSample, ...openSeen };
     open.agent.destroy();
     say(`    ${JSON.stringify(latency)}`);
 
@@ -667,15 +675,12 @@ async function main(): Promise<void> {
     if (wrk) {
       for (const c of opts.concurrency) {
         say(`(b) wrk closed loop, ${c} connections, ${opts.tputSeconds} s ...`);
-        const cpuBefore = hostCpu();
-        const scrapedBefore = await scrapeApi(baseUrl);
-        const r = wrkClosedLoop(wrk, baseUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds);
-        if (r) {
-          wrkThroughput[c] = {
-            ...r,
-            host_steal_pct: stealPct(cpuBefore, hostCpu()),
-            lookups_per_statement: lookupsPerStatement(scrapedBefore, await scrapeApi(baseUrl)),
-          };
+        const seen = await observed(baseUrl, () =>
+          wrkClosedLoop(wrk, baseUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds),
+        );
+        if (seen.result) {
+          const { host_steal_pct, lookups_per_statement } = seen;
+          wrkThroughput[c] = { ...seen.result, host_steal_pct, lookups_per_statement };
           say(`    ${JSON.stringify(wrkThroughput[c])}`);
         }
       }
