@@ -97,6 +97,8 @@ export function startServer(api: Api, opts: { host: string; port: number }): Pro
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
+  // A connection that goes quiet (or never sends a request: neither timeout above covers it) is ended.
+  server.timeout = 70_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -107,11 +109,13 @@ export function startServer(api: Api, opts: { host: string; port: number }): Pro
         server,
         url: `http://${host}:${addr.port}`,
         close: async () => {
-          await new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          });
-          await Promise.allSettled([...inFlight]);
+          const closed = new Promise<void>((done) => server.close(() => done()));
+          server.closeIdleConnections();
+          // A keep-alive connection may still bring a request while others are answered: wait until none is.
+          while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+          // What is left is idle, or a connection that never sent a request (closeIdleConnections skips those).
+          server.closeAllConnections();
+          await closed;
         },
       });
     });

@@ -93,3 +93,31 @@ describe('startServer', () => {
     expect(answered).toBe(true);
   });
 });
+
+describe('startServer close()', () => {
+  it('ends connections that never sent a request and idle keep-alive ones, then resolves', async () => {
+    const api: Api = { handle: () => Promise.resolve(new Response('ok')) };
+    const running = await startServer(api, { host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(running.url).port);
+    const silent = net.connect(port, '127.0.0.1');
+    const keptAlive = net.connect(port, '127.0.0.1', () =>
+      keptAlive.write('GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
+    );
+    const ended = (s: net.Socket) =>
+      new Promise<void>((resolve) => {
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+        s.resume();
+      });
+    const bothEnded = Promise.all([ended(silent), ended(keptAlive)]);
+    await new Promise<void>((resolve) => keptAlive.once('data', () => resolve()));
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = running.close();
+    const outcome = await Promise.race([
+      closing.then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open after 3 s'), 3000)),
+    ]);
+    expect(outcome).toBe('closed');
+    await bothEnded;
+  });
+});
