@@ -3,17 +3,18 @@
 //  1. seeds N ledger entries (plus their orders and COMPLETE pairs) under a unique prefix with COPY;
 //  2. starts the API as a child process in AUTH_MODE=oidc (in-process dev issuer) with auditing on;
 //  3. (a) latency at a fixed open-loop rate (default 1,000 req/s) of GET /admin/tx/{id}, random ids,
-//         90% present - latency counted from each request's SCHEDULED send time (no coordinated omission);
+//         90% present, sent by vegeta (Go, built once into the cache by `ops/stack tool vegeta`; the
+//         in-process Node loop, which counts from each request's SCHEDULED send time, when go is missing);
 //         printed next to what the API's own api_request_latency_seconds histogram saw over the same window,
-//         the host's CPU steal, the load generator's longest stall (this box is shared and noisy) and how
-//         many lookups each statement served (the API coalesces concurrent lookups);
+//         the host's CPU steal (this box is shared and noisy) and how many lookups each statement served (the
+//         API coalesces concurrent lookups);
 //     (b) max throughput, closed loop at concurrency 32 and 64: the in-process Node client, and wrk when it is
 //         installed (Debian package wrk; a C client like pgbench, much cheaper per request);
-//     (c) the same closed loop against a bare node:http + pg handler of the lookup (bench/bare-lookup.ts): what
-//         Node itself reaches here, without tRPC, the bridge, auth or audit;
+//     (c) the same closed loops and open loop against a bare node:http + pg handler of the lookup
+//         (bench/bare-lookup.ts): what Node itself reaches here, without tRPC, the bridge, auth or audit;
 //  4. runs pgbench with the same lookup statement (-M prepared, -c 8/16/32 -j 2) and prints the ratio
 //     API req/s : best pgbench tps (target >= 0.5; p95 < 10 ms, p99 < 25 ms).
-// The load generator runs in this process; the API in its own. Seed rows and the run's audit rows are
+// Load generators run in or next to this process; the API in its own. Seed rows and the run's audit rows are
 // deleted at the end unless --keep. DATABASE_URL selects the database (default: the stack's).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -313,6 +314,103 @@ async function openLoop(
     elapsedSec: (performance.now() - start) / 1000,
     maxStallMs,
   };
+}
+
+/** vegeta, built once into the cache by `ops/stack tool vegeta` (Go on PATH); null when it cannot be had. */
+function findVegeta(): string | null {
+  const res = spawnSync(path.join(repoRoot, 'ops/stack'), ['tool', 'vegeta'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const bin = res.stdout?.trim().split('\n').pop();
+  return res.status === 0 && bin && existsSync(bin) ? bin : null;
+}
+
+type OpenLoopSummary = ReturnType<typeof summarise> & { load_generator: 'vegeta' | 'node' };
+
+/**
+ * Open loop with vegeta (Go): every request leaves at its scheduled time on a free worker (vegeta adds
+ * workers instead of waiting for responses); latency is counted from that send. Same ids (`pick`) and token
+ * as the other loops. A single-threaded Node loop on these two cores delays its own sends and response
+ * handling whenever the API or PostgreSQL has the CPU; measured here, that alone put a bare node:http + pg
+ * handler's p95 at 44 ms, against 4.3 ms with vegeta in the same minutes.
+ */
+function vegetaOpenLoop(
+  vegeta: string,
+  baseUrl: string,
+  token: string,
+  pick: () => string,
+  rate: number,
+  seconds: number,
+): OpenLoopSummary {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-api-vegeta-'));
+  try {
+    const targets = path.join(dir, 'targets.txt');
+    const results = path.join(dir, 'results.bin');
+    const total = Math.round(rate * seconds);
+    const lines = Array.from({ length: total }, () => `GET ${baseUrl}/admin/tx/${pick()}`);
+    writeFileSync(targets, `${lines.join('\n')}\n`);
+    const attack = spawnSync(
+      vegeta,
+      [
+        'attack',
+        `-rate=${rate}/s`,
+        `-duration=${seconds}s`,
+        `-targets=${targets}`,
+        `-header=authorization: Bearer ${token}`,
+        '-header=user-agent: bench-api/1',
+        `-output=${results}`,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (attack.status !== 0) throw new Error(`vegeta attack failed: ${attack.stderr.trim().slice(0, 300)}`);
+    const report = spawnSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8' });
+    if (report.status !== 0) throw new Error(`vegeta report failed: ${report.stderr.trim().slice(0, 300)}`);
+    const r = JSON.parse(report.stdout) as {
+      latencies: Record<'50th' | '95th' | '99th' | 'max', number>;
+      requests: number;
+      duration: number;
+      wait: number;
+      status_codes: Record<string, number>;
+      errors: string[] | null;
+    };
+    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    const statuses = Object.fromEntries(Object.entries(r.status_codes).filter(([code]) => code !== '0'));
+    // vegeta lists each distinct error once, a non-2xx status among them: 404s of absent ids are answers.
+    const failures = (r.errors ?? []).filter((e) => !/^\d{3} /.test(e));
+    return {
+      load_generator: 'vegeta',
+      requests: r.requests,
+      req_per_sec: Math.round(r.requests / ((r.duration + r.wait) / 1e9)),
+      p50_ms: ms(r.latencies['50th']),
+      p95_ms: ms(r.latencies['95th']),
+      p99_ms: ms(r.latencies['99th']),
+      max_ms: ms(r.latencies.max),
+      statuses,
+      errors: r.status_codes['0'] ?? 0,
+      ...(failures.length > 0 ? { error_messages: failures.slice(0, 5) } : {}),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Open loop at `rate` with vegeta when it is available, else the in-process Node loop above. */
+async function openLoopAt(
+  vegeta: string | null,
+  baseUrl: string,
+  token: string,
+  pick: () => string,
+  rate: number,
+  seconds: number,
+): Promise<OpenLoopSummary> {
+  if (vegeta) return vegetaOpenLoop(vegeta, baseUrl, token, pick, rate, seconds);
+  const requester = makeRequester(baseUrl, token, 256);
+  try {
+    return { load_generator: 'node', ...summarise(await openLoop(requester.get, pick, rate, seconds)) };
+  } finally {
+    requester.agent.destroy();
+  }
 }
 
 async function closedLoop(
@@ -643,13 +741,17 @@ async function main(): Promise<void> {
     await closedLoop(warm.get, pick, 16, 3);
     warm.agent.destroy();
 
-    say(`(a) open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
-    const open = makeRequester(baseUrl, token, 256);
-    const { result: openSample, ...openSeen } = await observed(baseUrl, async () =>
-      summarise(await openLoop(open.get, pick, opts.rate, opts.seconds)),
+    const vegeta = findVegeta();
+    say(
+      `(a) open loop at ${opts.rate} req/s for ${opts.seconds} s, ` +
+        (vegeta
+          ? 'vegeta ...'
+          : 'in-process Node loop (vegeta unavailable: ops/stack tool vegeta needs go) ...'),
+    );
+    const { result: openSample, ...openSeen } = await observed(baseUrl, () =>
+      openLoopAt(vegeta, baseUrl, token, pick, opts.rate, opts.seconds),
     );
     const latency = { ...openSample, ...openSeen };
-    open.agent.destroy();
     say(`    ${JSON.stringify(latency)}`);
 
     const throughput: Record<string, ReturnType<typeof summarise>> = {};
@@ -696,36 +798,54 @@ async function main(): Promise<void> {
     await new Promise((r) => api?.once('exit', r));
     api = undefined;
 
-    // The floor: a bare node:http + pg handler of the same lookup (bench/bare-lookup.ts), same load generator.
-    const barePort = await freePort();
-    const bareUrl = `http://127.0.0.1:${barePort}`;
-    bare = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/bare-lookup.ts')], {
-      cwd: repoRoot,
-      env: { ...process.env, PORT: String(barePort), DATABASE_URL: databaseUrl },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    await waitReady(bareUrl, bare);
-    const bareWarm = makeRequester(bareUrl, token, 16);
-    await closedLoop(bareWarm.get, pick, 16, 3);
-    bareWarm.agent.destroy();
-    const bareThroughput: Record<string, number> = {};
-    for (const c of opts.concurrency) {
-      say(`(c) bare node:http + pg handler of the same lookup, ${c} connections, ${opts.tputSeconds} s ...`);
-      const viaWrk = wrk
-        ? wrkClosedLoop(wrk, bareUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds)
-        : null;
-      if (viaWrk) bareThroughput[c] = viaWrk.req_per_sec;
-      else {
-        const req = makeRequester(bareUrl, token, c);
-        bareThroughput[c] = summarise(await closedLoop(req.get, pick, c, opts.tputSeconds)).req_per_sec;
-        req.agent.destroy();
+    // The floors (bench/bare-lookup.ts): a bare node:http + pg handler of the same lookup, then the same
+    // handler committing each lookup's audit row first (the API's group-commit writer), same load generators.
+    const floor = async (withAudit: boolean) => {
+      const name = withAudit ? 'bare handler + audit' : 'bare node:http + pg handler';
+      const barePort = await freePort();
+      const bareUrl = `http://127.0.0.1:${barePort}`;
+      bare = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/bare-lookup.ts')], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          PORT: String(barePort),
+          DATABASE_URL: databaseUrl,
+          ...(withAudit ? { BARE_AUDIT_SUB: actor } : {}),
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      await waitReady(bareUrl, bare);
+      const bareWarm = makeRequester(bareUrl, token, 16);
+      await closedLoop(bareWarm.get, pick, 16, 3);
+      bareWarm.agent.destroy();
+      const reqPerSec: Record<string, number> = {};
+      for (const c of opts.concurrency) {
+        say(`(c) ${name}, ${c} connections, ${opts.tputSeconds} s ...`);
+        const viaWrk = wrk
+          ? wrkClosedLoop(wrk, bareUrl, token, prefix, opts.rows, opts.present, c, opts.tputSeconds)
+          : null;
+        if (viaWrk) reqPerSec[c] = viaWrk.req_per_sec;
+        else {
+          const req = makeRequester(bareUrl, token, c);
+          reqPerSec[c] = summarise(await closedLoop(req.get, pick, c, opts.tputSeconds)).req_per_sec;
+          req.agent.destroy();
+        }
+        say(`    ${reqPerSec[c]} req/s`);
       }
-      say(`    ${bareThroughput[c]} req/s`);
-    }
-    const bestBare = Math.max(...Object.values(bareThroughput));
-    bare.kill('SIGTERM');
-    await new Promise((r) => bare?.once('exit', r));
-    bare = undefined;
+      // The same open loop as (a): the latency this host allows a Node server of the lookup.
+      say(`(c) ${name}, open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
+      const openLoopSeen = await openLoopAt(vegeta, bareUrl, token, pick, opts.rate, opts.seconds);
+      say(`    ${JSON.stringify(openLoopSeen)}`);
+      bare.kill('SIGTERM');
+      await new Promise((r) => bare?.once('exit', r));
+      bare = undefined;
+      return { reqPerSec, best: Math.max(...Object.values(reqPerSec)), openLoop: openLoopSeen };
+    };
+    const bareFloor = await floor(false);
+    const auditFloor = await floor(true);
+    const bareThroughput = bareFloor.reqPerSec;
+    const bestBare = bareFloor.best;
+    const bareOpen = bareFloor.openLoop;
 
     const pgTps: Record<string, number> = {};
     for (const c of opts.pgbenchClients) {
@@ -743,12 +863,16 @@ async function main(): Promise<void> {
       closed_loop: throughput,
       closed_loop_wrk: wrkThroughput,
       bare_node_pg_req_per_sec: bareThroughput,
+      bare_node_pg_open_loop: bareOpen,
+      bare_with_audit_req_per_sec: auditFloor.reqPerSec,
+      bare_with_audit_open_loop: auditFloor.openLoop,
       pgbench_tps: pgTps,
       api_max_req_per_sec: bestApi,
       bare_node_pg_best_req_per_sec: bestBare,
       pgbench_best_tps: Math.round(bestPg),
       ratio: Math.round(ratio * 1000) / 1000,
       api_vs_bare: Math.round((bestApi / bestBare) * 1000) / 1000,
+      api_vs_bare_with_audit: Math.round((bestApi / auditFloor.best) * 1000) / 1000,
       bare_vs_pgbench: Math.round((bestBare / bestPg) * 1000) / 1000,
       targets: {
         'p95 < 10 ms': latency.p95_ms < 10,
@@ -762,8 +886,10 @@ async function main(): Promise<void> {
       `\nAPI ${bestApi} req/s vs pgbench ${Math.round(bestPg)} tps -> ratio ${result.ratio} ` +
         `(bare node:http + pg: ${bestBare} req/s = ${result.bare_vs_pgbench} x pgbench; API = ${result.api_vs_bare} x bare); ` +
         `open loop ${opts.rate} req/s: p50 ${latency.p50_ms} ms, p95 ${latency.p95_ms} ms, p99 ${latency.p99_ms} ms ` +
-        `(inside the API: p95 ${latency.server_p95_ms ?? '?'} ms, p99 ${latency.server_p99_ms ?? '?'} ms; ` +
-        `host steal ${latency.host_steal_pct ?? '?'}%, load generator stalled up to ${latency.loadgen_max_stall_ms} ms)`,
+        `(${latency.load_generator}; inside the API: p95 ${latency.server_p95_ms ?? '?'} ms, p99 ${latency.server_p99_ms ?? '?'} ms; ` +
+        `host steal ${latency.host_steal_pct ?? '?'}%); at the same rate the bare handler: p95 ${bareOpen.p95_ms} ms, ` +
+        `p99 ${bareOpen.p99_ms} ms, with its audit row committed first: p95 ${auditFloor.openLoop.p95_ms} ms, ` +
+        `p99 ${auditFloor.openLoop.p99_ms} ms, ${auditFloor.best} req/s max`,
     );
   } finally {
     if (api && api.exitCode === null) api.kill('SIGTERM');
