@@ -834,7 +834,11 @@ async function main(): Promise<void> {
       }
       // The same open loop as (a): the latency this host allows a Node server of the lookup.
       say(`(c) ${name}, open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
-      const openLoopSeen = await openLoopAt(vegeta, bareUrl, token, pick, opts.rate, opts.seconds);
+      const cpuBefore = hostCpu();
+      const openLoopSeen = {
+        ...(await openLoopAt(vegeta, bareUrl, token, pick, opts.rate, opts.seconds)),
+        host_steal_pct: stealPct(cpuBefore, hostCpu()),
+      };
       say(`    ${JSON.stringify(openLoopSeen)}`);
       bare.kill('SIGTERM');
       await new Promise((r) => bare?.once('exit', r));
