@@ -11,7 +11,8 @@
 //     (b) max throughput, closed loop at concurrency 32 and 64: the in-process Node client, and wrk when it is
 //         installed (Debian package wrk; a C client like pgbench, much cheaper per request);
 //     (c) the same closed loops and open loop against a bare node:http + pg handler of the lookup
-//         (bench/bare-lookup.ts): what Node itself reaches here, without tRPC, the bridge, auth or audit;
+//         (bench/bare-lookup.ts): what Node itself reaches here, without tRPC, the bridge, auth or audit; then
+//         against the same handler committing each lookup's audit row first (the API's group-commit writer);
 //  4. runs pgbench with the same lookup statement (-M prepared, -c 8/16/32 -j 2) and prints the ratio
 //     API req/s : best pgbench tps (target >= 0.5; p95 < 10 ms, p99 < 25 ms).
 // Load generators run in or next to this process; the API in its own. Seed rows and the run's audit rows are
