@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Api } from '../../../api/http';
-import { knownBody, stringResponse } from '../../../api/response-body';
+import { stringResponse } from '../../../api/response-body';
 import { startServer } from '../../../api/server';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -27,16 +27,6 @@ function rawGet(port: number, path: string, ms = 2000): Promise<string> {
     }, ms);
   });
 }
-
-describe('knownBody', () => {
-  it('is the string a response was built from, until its body is read', async () => {
-    const r = stringResponse('{"a":1}', { status: 200 });
-    expect(knownBody(r)).toBe('{"a":1}');
-    expect(knownBody(new Response('{"a":1}'))).toBeUndefined();
-    expect(await r.text()).toBe('{"a":1}');
-    expect(knownBody(r)).toBeUndefined();
-  });
-});
 
 describe('startServer', () => {
   it('writes a string-built body as is and a stream body read back, with content-length', async () => {
