@@ -36,6 +36,11 @@ export function requestIdFrom(header: string | null): string {
 }
 
 export interface ApiOptions extends Omit<ApiServices, 'entries'> {
+  /**
+   * Pool of the coalesced /admin/tx statements (default: db). The API gives them their own, as many connections
+   * as statements run at once (ENTRY_BATCHING), planned once per session (db/pool.ts, genericPlans).
+   */
+  lookupDb?: ApiServices['db'];
   /** Public base URL written into the OpenAPI document's servers list. */
   baseUrl: string;
   /** /readyz gives up on the DB after this long (default 2000 ms). */
@@ -112,7 +117,7 @@ const WWW_AUTHENTICATE = 'Bearer realm="tx-lookup"';
 
 // Concurrent /admin/tx lookups share one statement (core/coalesce.ts), two statements at a time: 8 or 16 at
 // a time measured no better (bench:api, README) and give smaller batches.
-const ENTRY_BATCHING = { maxBatch: 256, maxInFlight: 2 };
+export const ENTRY_BATCHING = { maxBatch: 256, maxInFlight: 2 };
 
 export function createApi(opts: ApiOptions): Api {
   const services: ApiServices = {
@@ -121,7 +126,7 @@ export function createApi(opts: ApiOptions): Api {
     authenticator: opts.authenticator,
     cursorSecret: opts.cursorSecret,
     entries: new Coalescer(async (txIds) => {
-      const rows = await getLedgerEntries(opts.db, txIds);
+      const rows = await getLedgerEntries(opts.lookupDb ?? opts.db, txIds);
       return txIds.map((id) => rows.get(id) ?? null);
     }, ENTRY_BATCHING),
   };

@@ -12,7 +12,7 @@ import { registerPairingGauges } from '../db/pairing-stats';
 import { createPool } from '../db/pool';
 import { GroupCommitAuditWriter } from './audit';
 import { authenticatorFromEnv } from './auth';
-import { createApi } from './http';
+import { createApi, ENTRY_BATCHING } from './http';
 import { buildOpenApiDocument } from './openapi';
 import { startServer } from './server';
 
@@ -24,12 +24,17 @@ async function main(): Promise<void> {
   buildOpenApiDocument(config.API_BASE_URL);
   const db = createPool();
   registerPairingGauges(db);
-  // Audit rows get their own small pool: a saturated lookup pool must not delay commits of audit batches.
-  const auditPool = createPool(config.DATABASE_URL, 2);
+  // The coalesced /admin/tx statements and the audit batches run on their own small pools, one connection per
+  // statement in flight, each statement planned once per session (db/pool.ts): PostgreSQL would otherwise plan
+  // `tx_id = ANY($1)` and the audit INSERT again on every call. A saturated pool of wallet pages must not delay
+  // either; audit commits in particular.
+  const lookupPool = createPool(config.DATABASE_URL, ENTRY_BATCHING.maxInFlight, { genericPlans: true });
+  const auditPool = createPool(config.DATABASE_URL, 2, { genericPlans: true });
   const audit = new GroupCommitAuditWriter(auditPool, config.AUDIT_FLUSH_MAX_ROWS);
   const authenticator = authenticatorFromEnv(config);
   const api = createApi({
     db,
+    lookupDb: lookupPool,
     audit,
     authenticator,
     cursorSecret: config.CURSOR_SECRET,
@@ -49,7 +54,7 @@ async function main(): Promise<void> {
     log.info('stopping', { signal });
     await running.close();
     await audit.close();
-    await Promise.allSettled([db.end(), auditPool.end()]);
+    await Promise.allSettled([db.end(), lookupPool.end(), auditPool.end()]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -3,7 +3,9 @@
 // wallets), ANALYZE, then EXPLAIN — no Seq Scan node; a busy wallet's page is read in index order (no Sort).
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setupPool, uniquePrefix } from './support';
+import { getLedgerEntries } from '../../../db/lookups';
+import { createPool } from '../../../db/pool';
+import { databaseUrl, setupPool, uniquePrefix } from './support';
 
 let pool: pg.Pool;
 const prefix = uniquePrefix('explain');
@@ -106,5 +108,52 @@ describe('EXPLAIN of the API queries (no enable_seqscan tricks)', () => {
       `${prefix}ord-42`,
     ]);
     expect(types(pair)).not.toContain('Seq Scan');
+  });
+});
+
+describe('the coalesced tx lookup planned once per session (the API pool option genericPlans)', () => {
+  const ids = [`${prefix}tx-777`, `${prefix}tx-778`, `${prefix}absent`];
+  /** How the named statement bo_api_tx_get_many was planned so far on the pool's one session. */
+  async function plansOf(one: pg.Pool) {
+    const res = await one.query<{ generic_plans: string; custom_plans: string }>(
+      `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'bo_api_tx_get_many'`,
+    );
+    return { generic: Number(res.rows[0]?.generic_plans), custom: Number(res.rows[0]?.custom_plans) };
+  }
+
+  it('is never re-planned with genericPlans, where a default session plans it again on every call', async () => {
+    const generic = createPool(databaseUrl(), 1, { genericPlans: true });
+    const plain = createPool(databaseUrl(), 1);
+    try {
+      expect((await generic.query('SHOW plan_cache_mode')).rows[0]).toEqual({
+        plan_cache_mode: 'force_generic_plan',
+      });
+      for (let i = 0; i < 8; i++) {
+        const [a, b] = [await getLedgerEntries(generic, ids), await getLedgerEntries(plain, ids)];
+        expect([...a.keys()].sort()).toEqual([`${prefix}tx-777`, `${prefix}tx-778`]);
+        expect([...b.entries()]).toEqual([...a.entries()]);
+      }
+      expect(await plansOf(generic)).toEqual({ generic: 8, custom: 0 });
+      // PostgreSQL estimates the generic plan of `= ANY($1)` (10 rows) dearer than a custom one and keeps the latter.
+      expect((await plansOf(plain)).custom).toBe(8);
+    } finally {
+      await Promise.all([generic.end(), plain.end()]);
+    }
+  });
+
+  it('its generic plan uses the primary key, no Seq Scan', async () => {
+    const generic = createPool(databaseUrl(), 1, { genericPlans: true });
+    try {
+      await getLedgerEntries(generic, ids);
+      const res = await generic.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+        // EXECUTE takes no bind parameters: the ids go in as a literal (they hold no quote).
+        `EXPLAIN (FORMAT JSON) EXECUTE bo_api_tx_get_many('{${ids.join(',')}}')`,
+      );
+      const plan = nodes(res.rows[0]!['QUERY PLAN'][0]!.Plan);
+      expect(types(plan)).not.toContain('Seq Scan');
+      expect(indexes(plan)).toContain('ledger_entries_pkey');
+    } finally {
+      await generic.end();
+    }
   });
 });
