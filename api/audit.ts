@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { Coalescer } from '../core/coalesce';
 import { arrayLiteral } from '../db/array-literal';
-import { query } from '../db/pool';
+import { createPool, query } from '../db/pool';
 
 export type AuditResult = 'FOUND' | 'NOT_FOUND' | 'LISTED';
 
@@ -47,6 +47,17 @@ FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], 
 
 const USER_AGENT_MAX = 512;
 
+/** Flushes committing at once (the writer's default), one connection each in the audit pool. */
+export const AUDIT_FLUSHES_IN_FLIGHT = 2;
+
+/**
+ * The audit trail's own pool: a saturated pool of other lookups must not delay its commits. One connection per
+ * flush in flight; its one statement planned once per session (db/pool.ts, genericPlans).
+ */
+export function createAuditPool(url?: string): pg.Pool {
+  return createPool(url, AUDIT_FLUSHES_IN_FLIGHT, { genericPlans: true });
+}
+
 export class GroupCommitAuditWriter implements AuditSink {
   private readonly batches: Coalescer<AuditRow, void>;
   private closed = false;
@@ -54,8 +65,8 @@ export class GroupCommitAuditWriter implements AuditSink {
   constructor(
     private readonly pool: pg.Pool,
     maxBatch = 256,
-    /** Flushes committing at once; the API gives the audit trail a pool of this many connections. */
-    maxInFlight = 2,
+    /** Flushes committing at once; createAuditPool gives the audit trail a pool of this many connections. */
+    maxInFlight = AUDIT_FLUSHES_IN_FLIGHT,
   ) {
     this.batches = new Coalescer((rows) => this.flush(rows), { maxBatch, maxInFlight });
   }

@@ -10,7 +10,7 @@ import { envOrExit } from '../core/env';
 import { logger } from '../core/log';
 import { registerPairingGauges } from '../db/pairing-stats';
 import { createPool } from '../db/pool';
-import { GroupCommitAuditWriter } from './audit';
+import { createAuditPool, GroupCommitAuditWriter } from './audit';
 import { authenticatorFromEnv } from './auth';
 import { createApi, ENTRY_BATCHING } from './http';
 import { buildOpenApiDocument } from './openapi';
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   // `tx_id = ANY($1)` and the audit INSERT again on every call. A saturated pool of wallet pages must not delay
   // either; audit commits in particular.
   const lookupPool = createPool(config.DATABASE_URL, ENTRY_BATCHING.maxInFlight, { genericPlans: true });
-  const auditPool = createPool(config.DATABASE_URL, 2, { genericPlans: true });
+  const auditPool = createAuditPool(config.DATABASE_URL);
   const audit = new GroupCommitAuditWriter(auditPool, config.AUDIT_FLUSH_MAX_ROWS);
   const authenticator = authenticatorFromEnv(config);
   const api = createApi({

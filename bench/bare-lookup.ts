@@ -2,11 +2,11 @@
 // (the same prepared statement and pool), without tRPC, the OpenAPI bridge, auth, audit or metrics. It answers
 // what Node itself reaches on this machine, next to the API and to pgbench. With BARE_AUDIT_SUB set it also
 // commits one audit row per lookup before answering, through the API's own group-commit writer
-// (api/audit.ts, same pool size): the floor of what the issue asks of a lookup, a durable audit row first.
+// (api/audit.ts, the same pool): the floor of what the issue asks of a lookup, a durable audit row first.
 // Started by bench/api.ts as a child process (PORT, DATABASE_URL); not a server for anything else.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { GroupCommitAuditWriter } from '../api/audit';
+import { createAuditPool, GroupCommitAuditWriter } from '../api/audit';
 import { LEDGER_ENTRY_BY_TX_ID_SQL } from '../db/lookups';
 import { createPool } from '../db/pool';
 
@@ -14,7 +14,7 @@ const pool = createPool(process.env.DATABASE_URL);
 const statement = { name: 'bench_bare_tx_get', text: LEDGER_ENTRY_BY_TX_ID_SQL };
 const PATH = '/admin/tx/';
 const auditSub = process.env.BARE_AUDIT_SUB;
-const auditPool = auditSub ? createPool(process.env.DATABASE_URL, 2) : null;
+const auditPool = auditSub ? createAuditPool(process.env.DATABASE_URL) : null;
 const audit = auditPool ? new GroupCommitAuditWriter(auditPool) : null;
 
 async function answer(req: http.IncomingMessage, txId: string, startedAt: number, receivedAt: Date) {

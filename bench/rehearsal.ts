@@ -43,7 +43,7 @@ const { getProfile } = await import('../contract');
 const { createKafka, ensureTopics, withTopics } = await import('../sync/kafka');
 const { generatePayments, produceEvents, SYNTH_DEFAULTS, writeDump } = await import('../sync/synth');
 const { createPool } = await import('../db/pool');
-const { GroupCommitAuditWriter } = await import('../api/audit');
+const { createAuditPool, GroupCommitAuditWriter } = await import('../api/audit');
 const { createDisabledAuthenticator } = await import('../api/auth');
 const { createApi } = await import('../api/http');
 const { startServer } = await import('../api/server');
@@ -256,7 +256,7 @@ await runCli(USAGE, async () => {
 
     // The Admin API the smoke and idempotency steps call over real HTTP (auth disabled: a local stack).
     const apiDb = createPool(e.DATABASE_URL, 4);
-    const auditPool = createPool(e.DATABASE_URL, 2);
+    const auditPool = createAuditPool(e.DATABASE_URL);
     const audit = new GroupCommitAuditWriter(auditPool);
     const api: RunningServer = await startServer(
       createApi({

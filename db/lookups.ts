@@ -3,6 +3,7 @@
 // so each pooled connection prepares them once. Amounts are selected as text (exact, as stored). Entries by
 // tx_id are fetched many at a time: the API coalesces concurrent lookups into one statement (core/coalesce.ts).
 import type pg from 'pg';
+import { arrayLiteral } from './array-literal';
 import { query, type QueryRunner } from './pool';
 
 /** A ledger entry with what the API derives from its order and pair (null when there is none). */
@@ -84,7 +85,7 @@ export async function getLedgerEntries(
     db,
     'api_tx_get',
     { name: 'bo_api_tx_get_many', text: LEDGER_ENTRIES_BY_TX_IDS_SQL },
-    [txIds],
+    [arrayLiteral(txIds)],
   );
   return new Map(res.rows.map((row) => [row.tx_id, row]));
 }
