@@ -32,6 +32,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { envOrExit } from '../core/env';
 import { LEDGER_ENTRY_BY_TX_ID_SQL } from '../db/lookups';
 import { startDevOidc } from '../ops/dev-oidc';
+import { requireStack } from './stack-check';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -696,6 +697,7 @@ function pgbench(
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const config = envOrExit();
+  if (!(await requireStack(config, ['postgres']))) process.exit(1);
   const databaseUrl = config.DATABASE_URL;
   const prefix = `bench-api-${randomBytes(4).toString('hex')}-`;
   const actor = `bench-${prefix.slice(0, -1)}`;

@@ -33,6 +33,7 @@ import {
   writeDump,
   type SynthOptions,
 } from '../sync/synth';
+import { requireStack } from './stack-check';
 
 const USAGE = `usage: npm run bench:consumer -- [--events N] [--fresh-sec S] [--fresh-rate R] [--backfill-lines N] [--only a,b,c] [--keep]`;
 const EVENTS_PER_PAYMENT = 4.4; // measured average of the generator with the rates below
@@ -377,7 +378,7 @@ async function benchBackfillInto(pool: pg.Pool, lines: number): Promise<string> 
 }
 
 await runCli(USAGE, async () => {
-  envOrExit();
+  const env = envOrExit();
   const { values } = parseArgs({
     options: {
       events: { type: 'string' },
@@ -396,6 +397,7 @@ await runCli(USAGE, async () => {
   const freshSec = intFlag(values['fresh-sec'], 'fresh-sec', 30, 1);
   const freshRate = intFlag(values['fresh-rate'], 'fresh-rate', 2000, 1);
   const backfillLines = intFlag(values['backfill-lines'], 'backfill-lines', 1_000_000, 1000);
+  if (!(await requireStack(env, ['postgres', 'kafka']))) return 1;
   const pool = createPool(undefined, 10);
   const topics: string[] = [];
   let dumpDir: string | null = null;

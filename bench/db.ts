@@ -34,6 +34,7 @@ import {
 import { TransientDbError } from '../db/errors';
 import { migrateToHead } from '../db/migrate';
 import { createPool, withoutStatementTimeout } from '../db/pool';
+import { requireStack } from './stack-check';
 
 interface Options {
   rows: number;
@@ -470,6 +471,7 @@ async function cleanup(pool: pg.Pool, prefix: string): Promise<void> {
 async function main(): Promise<void> {
   const config = envOrExit();
   const opts = parseArgs(process.argv.slice(2), config.CONSUMER_PARTITIONS_CONCURRENCY);
+  if (!(await requireStack(config, ['postgres']))) process.exit(1);
   const url = config.DATABASE_URL;
   await migrateToHead(url);
   const prefix = `bench-${randomBytes(4).toString('hex')}-`;

@@ -11,7 +11,6 @@
 // removed afterwards unless --keep (the API's audit rows stay: the audit trail is append-only).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +20,6 @@ import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { RunningServer } from '../api/server';
 import type { EventProfile } from '../contract';
-import type { Env } from '../core/env';
 import type {
   CutoverRehearsalResult,
   RehearsalProgress,
@@ -39,6 +37,7 @@ process.env.LOG_LEVEL ??= 'warn';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const { intFlag, runCli } = await import('../sync/cli-args');
 const { loadEnv } = await import('../core/env');
+const { requireStack } = await import('./stack-check');
 const { getProfile } = await import('../contract');
 const { createKafka, ensureTopics, withTopics } = await import('../sync/kafka');
 const { generatePayments, produceEvents, SYNTH_DEFAULTS, writeDump } = await import('../sync/synth');
@@ -59,44 +58,6 @@ const taskQueue = `${prefix.slice(0, -1)}`;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 const elapsed = (t0: number): number => performance.now() - t0;
-
-// --- stack check ----------------------------------------------------------------------------------------
-
-function tcpReachable(host: string, port: number, timeoutMs = 2000): Promise<string | null> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (err: string | null): void => {
-      socket.destroy();
-      resolve(err);
-    };
-    socket.setTimeout(timeoutMs, () => done('timed out'));
-    socket.once('connect', () => done(null));
-    socket.once('error', (err) => done(err.message));
-  });
-}
-
-function hostPort(address: string, defaultPort: number): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return i < 0
-    ? { host: address, port: defaultPort }
-    : { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
-}
-
-/** Null when PostgreSQL, Kafka and Temporal all accept connections; else one line per service that does not. */
-async function stackProblems(e: Env): Promise<string | null> {
-  const db = new URL(e.DATABASE_URL);
-  const services = [
-    { name: 'PostgreSQL', ...{ host: db.hostname, port: Number(db.port || 5432) }, variable: 'DATABASE_URL' },
-    ...e.KAFKA_BROKERS.map((b) => ({ name: 'Kafka', ...hostPort(b, 9092), variable: 'KAFKA_BROKERS' })),
-    { name: 'Temporal', ...hostPort(e.TEMPORAL_ADDRESS, 7233), variable: 'TEMPORAL_ADDRESS' },
-  ];
-  const problems: string[] = [];
-  for (const s of services) {
-    const err = await tcpReachable(s.host, s.port);
-    if (err) problems.push(`  ${s.name} at ${s.host}:${s.port} (${s.variable}): ${err}`);
-  }
-  return problems.length ? problems.join('\n') : null;
-}
 
 // --- data ----------------------------------------------------------------------------------------------
 
@@ -180,13 +141,7 @@ await runCli(USAGE, async () => {
     KAFKA_TOPIC_LEDGER: profile.topics.ledger,
     KAFKA_TOPIC_ORDER: profile.topics.order,
   });
-  const problems = await stackProblems(e);
-  if (problems) {
-    process.stderr.write(
-      `error: the stack is not running (nothing accepts connections):\n${problems}\nStart it with: bash ops/stack up\n`,
-    );
-    return 1;
-  }
+  if (!(await requireStack(e, ['postgres', 'kafka', 'temporal']))) return 1;
 
   console.log(
     `bench:rehearsal run ${id}: ${fmt(rows)} dump lines, ${fmt(events)} Kafka events; ${os.cpus().length} CPUs; target GO in < ${TARGET_SEC} s`,
