@@ -2,9 +2,10 @@
 //
 //  1. seeds N ledger entries (plus their orders and COMPLETE pairs) under a unique prefix with COPY;
 //  2. starts the API as a child process in AUTH_MODE=oidc (in-process dev issuer) with auditing on;
-//  3. (a) latency at a fixed open-loop rate (default 1,000 req/s) of GET /admin/tx/{id}, random ids,
-//         90% present, sent by vegeta (Go, built once into the cache by `ops/stack tool vegeta`; the
-//         in-process Node loop, which counts from each request's SCHEDULED send time, when go is missing);
+//  3. (a) latency at a fixed open-loop rate (default 1,000 req/s, after --ramp-seconds 5 at that rate, which
+//         are reported apart) of GET /admin/tx/{id}, random ids, 90% present, sent by vegeta (Go, built once
+//         into the cache by `ops/stack tool vegeta`; the in-process Node loop, which counts from each
+//         request's SCHEDULED send time, when go is missing);
 //         printed next to what the API's own api_request_latency_seconds histogram saw over the same window,
 //         the host's CPU steal (this box is shared and noisy) and how many lookups each statement served (the
 //         API coalesces concurrent lookups);
@@ -39,6 +40,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 interface Options {
   rows: number;
   seconds: number;
+  /** Open loops run at the rate this long before the measured window (reported apart as `ramp`). */
+  rampSeconds: number;
   rate: number;
   tputSeconds: number;
   concurrency: number[];
@@ -52,6 +55,7 @@ function parseOptions(argv: string[]): Options {
   const o: Options = {
     rows: 1_000_000,
     seconds: 30,
+    rampSeconds: 5,
     rate: 1000,
     tputSeconds: 15,
     concurrency: [32, 64],
@@ -77,6 +81,10 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--seconds':
         o.seconds = num(a, v, 1);
+        i++;
+        break;
+      case '--ramp-seconds':
+        o.rampSeconds = num(a, v, 0);
         i++;
         break;
       case '--rate':
@@ -108,7 +116,7 @@ function parseOptions(argv: string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown option ${a}\nusage: bench:api [--rows N] [--seconds S] [--rate R] [--tput-seconds S] ` +
+          `unknown option ${a}\nusage: bench:api [--rows N] [--seconds S] [--ramp-seconds S] [--rate R] [--tput-seconds S] ` +
             '[--concurrency 32,64] [--pgbench-seconds S] [--pgbench-clients 8,16,32] [--present 0.9] [--keep]',
         );
     }
@@ -328,7 +336,43 @@ function findVegeta(): string | null {
   return res.status === 0 && bin && existsSync(bin) ? bin : null;
 }
 
-type OpenLoopSummary = ReturnType<typeof summarise> & { load_generator: 'vegeta' | 'node' };
+type VegetaFigures = ReturnType<typeof summarise> & { error_messages?: string[] };
+
+type OpenLoopSummary = VegetaFigures & {
+  load_generator: 'vegeta' | 'node';
+  /** The first seconds at the rate, left out of the figures above (see openLoopAt). */
+  ramp?: { seconds: number; requests: number; p99_ms: number; max_ms: number };
+};
+
+/** One vegeta result (`vegeta encode --to json`, one object per line). */
+interface VegetaResult {
+  code: number;
+  timestamp: string;
+  /** ns */
+  latency: number;
+  error: string;
+}
+
+/** Figures of vegeta results in the same shape as summarise() (latency from each request's scheduled send). */
+function summariseVegeta(results: VegetaResult[], seconds: number): VegetaFigures {
+  const statuses = new Map<number, number>();
+  const failures = new Set<string>();
+  let errors = 0;
+  for (const r of results) {
+    if (r.code === 0) {
+      errors += 1;
+      failures.add(r.error);
+    } else statuses.set(r.code, (statuses.get(r.code) ?? 0) + 1);
+  }
+  const s = summarise({
+    latencies: results.map((r) => r.latency / 1e6),
+    statuses,
+    errors,
+    elapsedSec: seconds,
+  });
+  // vegeta reports a non-2xx status as an error too: 404s of absent ids are answers, not failures.
+  return failures.size > 0 ? { ...s, error_messages: [...failures].slice(0, 5) } : s;
+}
 
 /**
  * Open loop with vegeta (Go): every request leaves at its scheduled time on a free worker (vegeta adds
@@ -337,67 +381,85 @@ type OpenLoopSummary = ReturnType<typeof summarise> & { load_generator: 'vegeta'
  * handling whenever the API or PostgreSQL has the CPU; measured here, that alone put a bare node:http + pg
  * handler's p95 at 44 ms, against 4.3 ms with vegeta in the same minutes.
  */
-function vegetaOpenLoop(
+async function vegetaOpenLoop(
   vegeta: string,
   baseUrl: string,
   token: string,
   pick: () => string,
   rate: number,
   seconds: number,
-): OpenLoopSummary {
+  rampSeconds: number,
+  onSteady: () => Promise<void>,
+): Promise<OpenLoopSummary> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-api-vegeta-'));
   try {
     const targets = path.join(dir, 'targets.txt');
     const results = path.join(dir, 'results.bin');
-    const total = Math.round(rate * seconds);
+    const total = Math.round(rate * (rampSeconds + seconds));
     const lines = Array.from({ length: total }, () => `GET ${baseUrl}/admin/tx/${pick()}`);
     writeFileSync(targets, `${lines.join('\n')}\n`);
-    const attack = spawnSync(
+    const attack = spawn(
       vegeta,
       [
         'attack',
         `-rate=${rate}/s`,
-        `-duration=${seconds}s`,
+        `-duration=${rampSeconds + seconds}s`,
         `-targets=${targets}`,
         `-header=authorization: Bearer ${token}`,
         '-header=user-agent: bench-api/1',
         `-output=${results}`,
       ],
-      { encoding: 'utf8' },
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    if (attack.status !== 0) throw new Error(`vegeta attack failed: ${attack.stderr.trim().slice(0, 300)}`);
-    const report = spawnSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8' });
-    if (report.status !== 0) throw new Error(`vegeta report failed: ${report.stderr.trim().slice(0, 300)}`);
-    const r = JSON.parse(report.stdout) as {
-      latencies: Record<'50th' | '95th' | '99th' | 'max', number>;
-      requests: number;
-      duration: number;
-      wait: number;
-      status_codes: Record<string, number>;
-      errors: string[] | null;
-    };
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
-    const statuses = Object.fromEntries(Object.entries(r.status_codes).filter(([code]) => code !== '0'));
-    // vegeta lists each distinct error once, a non-2xx status among them: 404s of absent ids are answers.
-    const failures = (r.errors ?? []).filter((e) => !/^\d{3} /.test(e));
+    let stderr = '';
+    attack.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => attack.once('exit', resolve));
+    await new Promise((r) => setTimeout(r, rampSeconds * 1000));
+    await onSteady();
+    const status = await exited;
+    if (status !== 0) throw new Error(`vegeta attack failed: ${stderr.trim().slice(0, 300)}`);
+    const encoded = spawnSync(vegeta, ['encode', '--to', 'json', results], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+    });
+    if (encoded.status !== 0) throw new Error(`vegeta encode failed: ${encoded.stderr.trim().slice(0, 300)}`);
+    const all = encoded.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as VegetaResult);
+    const first = Math.min(...all.map((r) => Date.parse(r.timestamp)));
+    const steadyFrom = first + rampSeconds * 1000;
+    const ramp = all.filter((r) => Date.parse(r.timestamp) < steadyFrom);
+    const rampFigures = summariseVegeta(ramp, rampSeconds);
     return {
       load_generator: 'vegeta',
-      requests: r.requests,
-      req_per_sec: Math.round(r.requests / ((r.duration + r.wait) / 1e9)),
-      p50_ms: ms(r.latencies['50th']),
-      p95_ms: ms(r.latencies['95th']),
-      p99_ms: ms(r.latencies['99th']),
-      max_ms: ms(r.latencies.max),
-      statuses,
-      errors: r.status_codes['0'] ?? 0,
-      ...(failures.length > 0 ? { error_messages: failures.slice(0, 5) } : {}),
+      ...summariseVegeta(
+        all.filter((r) => Date.parse(r.timestamp) >= steadyFrom),
+        seconds,
+      ),
+      ...(ramp.length > 0
+        ? {
+            ramp: {
+              seconds: rampSeconds,
+              requests: ramp.length,
+              p99_ms: rampFigures.p99_ms,
+              max_ms: rampFigures.max_ms,
+            },
+          }
+        : {}),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Open loop at `rate` with vegeta when it is available, else the in-process Node loop above. */
+/**
+ * Open loop at `rate` with vegeta when it is available, else the in-process Node loop above. Both run at the
+ * rate for `rampSeconds` first and leave that out of the figures (reported apart as `ramp`): starting from
+ * no connections, the first second at 1,000 req/s here took 0.2-4.5 s per request while the load generator
+ * opened its ~200 connections, which alone made a run's p99. `onSteady` runs when the measured window begins
+ * (observed() takes its before-samples there).
+ */
 async function openLoopAt(
   vegeta: string | null,
   baseUrl: string,
@@ -405,11 +467,23 @@ async function openLoopAt(
   pick: () => string,
   rate: number,
   seconds: number,
+  rampSeconds: number,
+  onSteady: () => Promise<void> = async () => undefined,
 ): Promise<OpenLoopSummary> {
-  if (vegeta) return vegetaOpenLoop(vegeta, baseUrl, token, pick, rate, seconds);
+  if (vegeta) return vegetaOpenLoop(vegeta, baseUrl, token, pick, rate, seconds, rampSeconds, onSteady);
   const requester = makeRequester(baseUrl, token, 256);
   try {
-    return { load_generator: 'node', ...summarise(await openLoop(requester.get, pick, rate, seconds)) };
+    const ramp = rampSeconds > 0 ? summarise(await openLoop(requester.get, pick, rate, rampSeconds)) : null;
+    await onSteady();
+    return {
+      load_generator: 'node',
+      ...summarise(await openLoop(requester.get, pick, rate, seconds)),
+      ...(ramp
+        ? {
+            ramp: { seconds: rampSeconds, requests: ramp.requests, p99_ms: ramp.p99_ms, max_ms: ramp.max_ms },
+          }
+        : {}),
+    };
   } finally {
     requester.agent.destroy();
   }
@@ -554,11 +628,18 @@ function stealPct(a: ReturnType<typeof hostCpu>, b: ReturnType<typeof hostCpu>):
   return Math.round((1000 * (b.steal - a.steal)) / (b.total - a.total)) / 10;
 }
 
-/** Runs `load` against the API and adds what the host and the API itself saw meanwhile. */
-async function observed<T>(baseUrl: string, load: () => T | Promise<T>) {
-  const scrapedBefore = await scrapeApi(baseUrl);
-  const cpuBefore = hostCpu();
-  const result = await load();
+/**
+ * Runs `load` against the API and adds what the host and the API itself saw meanwhile; a load that warms up
+ * first calls `steady` when its measured window begins, which takes the before-samples again.
+ */
+async function observed<T>(baseUrl: string, load: (steady: () => Promise<void>) => T | Promise<T>) {
+  let scrapedBefore = await scrapeApi(baseUrl);
+  let cpuBefore = hostCpu();
+  const steady = async (): Promise<void> => {
+    scrapedBefore = await scrapeApi(baseUrl);
+    cpuBefore = hostCpu();
+  };
+  const result = await load(steady);
   const cpuAfter = hostCpu();
   const scrapedAfter = await scrapeApi(baseUrl);
   return {
@@ -751,8 +832,8 @@ async function main(): Promise<void> {
           ? 'vegeta ...'
           : 'in-process Node loop (vegeta unavailable: ops/stack tool vegeta needs go) ...'),
     );
-    const { result: openSample, ...openSeen } = await observed(baseUrl, () =>
-      openLoopAt(vegeta, baseUrl, token, pick, opts.rate, opts.seconds),
+    const { result: openSample, ...openSeen } = await observed(baseUrl, (steady) =>
+      openLoopAt(vegeta, baseUrl, token, pick, opts.rate, opts.seconds, opts.rampSeconds, steady),
     );
     const latency = { ...openSample, ...openSeen };
     say(`    ${JSON.stringify(latency)}`);
@@ -837,9 +918,20 @@ async function main(): Promise<void> {
       }
       // The same open loop as (a): the latency this host allows a Node server of the lookup.
       say(`(c) ${name}, open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
-      const cpuBefore = hostCpu();
+      let cpuBefore = hostCpu();
       const openLoopSeen = {
-        ...(await openLoopAt(vegeta, bareUrl, token, pick, opts.rate, opts.seconds)),
+        ...(await openLoopAt(
+          vegeta,
+          bareUrl,
+          token,
+          pick,
+          opts.rate,
+          opts.seconds,
+          opts.rampSeconds,
+          async () => {
+            cpuBefore = hostCpu();
+          },
+        )),
         host_steal_pct: stealPct(cpuBefore, hostCpu()),
       };
       say(`    ${JSON.stringify(openLoopSeen)}`);
