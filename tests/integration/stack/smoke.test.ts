@@ -10,7 +10,11 @@ import { describe, expect, it } from 'vitest';
 import type { SmokeActivities } from '../../support/smoke-workflows';
 
 const runId = randomUUID().slice(0, 8);
-const databaseUrl = process.env.DATABASE_URL ?? 'postgres://txlookup:txlookup@127.0.0.1:5432/txlookup';
+// The stack's own database (global-setup runs the other tests in a database of their own).
+const databaseUrl =
+  process.env.STACK_DATABASE_URL ??
+  process.env.DATABASE_URL ??
+  'postgres://txlookup:txlookup@127.0.0.1:5432/txlookup';
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const temporalAddress = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 const temporalNamespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
