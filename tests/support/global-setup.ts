@@ -40,6 +40,11 @@ async function recreateTestDatabase(): Promise<void> {
     // FORCE: a previous run killed mid-way may still hold connections to it.
     await client.query(`DROP DATABASE IF EXISTS ${TEST_DATABASE} WITH (FORCE)`);
     await client.query(`CREATE DATABASE ${TEST_DATABASE}`);
+  } catch (err) {
+    throw new Error(
+      `could not create the test database ${TEST_DATABASE} (${(err as Error).message}); the role needs CREATEDB ` +
+        '(ops/stack grants it), or set DATABASE_URL to a database the tests may use as it is',
+    );
   } finally {
     await client.end();
   }
