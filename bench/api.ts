@@ -347,6 +347,25 @@ type OpenLoopSummary = VegetaFigures & {
   ramp?: { seconds: number; requests: number; p99_ms: number; max_ms: number };
 };
 
+/** What an open loop sends: `pick`ed ids with `token` to `baseUrl`, at `rate` for rampSeconds + seconds. */
+interface OpenLoopPlan {
+  baseUrl: string;
+  token: string;
+  pick: () => string;
+  rate: number;
+  seconds: number;
+  rampSeconds: number;
+  /** Runs when the measured window begins (observed() takes its before-samples there). */
+  onSteady?: () => Promise<void>;
+}
+
+/** The ramp's part of a summary: how many requests it sent and its worst latencies. */
+function rampOf(seconds: number, figures: ReturnType<typeof summarise>): OpenLoopSummary['ramp'] {
+  return figures.requests > 0
+    ? { seconds, requests: figures.requests, p99_ms: figures.p99_ms, max_ms: figures.max_ms }
+    : undefined;
+}
+
 /** One vegeta result (`vegeta encode --to json`, one object per line). */
 interface VegetaResult {
   code: number;
@@ -384,22 +403,14 @@ function summariseVegeta(results: VegetaResult[], seconds: number): VegetaFigure
  * handling whenever the API or PostgreSQL has the CPU; measured here, that alone put a bare node:http + pg
  * handler's p95 at 44 ms, against 4.3 ms with vegeta in the same minutes.
  */
-async function vegetaOpenLoop(
-  vegeta: string,
-  baseUrl: string,
-  token: string,
-  pick: () => string,
-  rate: number,
-  seconds: number,
-  rampSeconds: number,
-  onSteady: () => Promise<void>,
-): Promise<OpenLoopSummary> {
+async function vegetaOpenLoop(vegeta: string, plan: OpenLoopPlan): Promise<OpenLoopSummary> {
+  const { rate, seconds, rampSeconds } = plan;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-api-vegeta-'));
   try {
     const targets = path.join(dir, 'targets.txt');
     const results = path.join(dir, 'results.bin');
     const total = Math.round(rate * (rampSeconds + seconds));
-    const lines = Array.from({ length: total }, () => `GET ${baseUrl}/admin/tx/${pick()}`);
+    const lines = Array.from({ length: total }, () => `GET ${plan.baseUrl}/admin/tx/${plan.pick()}`);
     writeFileSync(targets, `${lines.join('\n')}\n`);
     const attack = spawn(
       vegeta,
@@ -408,7 +419,7 @@ async function vegetaOpenLoop(
         `-rate=${rate}/s`,
         `-duration=${rampSeconds + seconds}s`,
         `-targets=${targets}`,
-        `-header=authorization: Bearer ${token}`,
+        `-header=authorization: Bearer ${plan.token}`,
         '-header=user-agent: bench-api/1',
         `-output=${results}`,
       ],
@@ -416,40 +427,35 @@ async function vegetaOpenLoop(
     );
     let stderr = '';
     attack.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => attack.once('exit', resolve));
+    const exited = new Promise<number | null>((resolve) => {
+      attack.once('exit', resolve);
+      attack.once('error', (err) => {
+        stderr += err.message;
+        resolve(null);
+      });
+    });
     await new Promise((r) => setTimeout(r, rampSeconds * 1000));
-    await onSteady();
-    const status = await exited;
-    if (status !== 0) throw new Error(`vegeta attack failed: ${stderr.trim().slice(0, 300)}`);
+    await plan.onSteady?.();
+    if ((await exited) !== 0) throw new Error(`vegeta attack failed: ${stderr.trim().slice(0, 300)}`);
     const encoded = spawnSync(vegeta, ['encode', '--to', 'json', results], {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
     });
     if (encoded.status !== 0) throw new Error(`vegeta encode failed: ${encoded.stderr.trim().slice(0, 300)}`);
-    const all = encoded.stdout
+    const sent = encoded.stdout
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as VegetaResult);
-    const first = Math.min(...all.map((r) => Date.parse(r.timestamp)));
-    const steadyFrom = first + rampSeconds * 1000;
-    const ramp = all.filter((r) => Date.parse(r.timestamp) < steadyFrom);
-    const rampFigures = summariseVegeta(ramp, rampSeconds);
+      .map((line) => {
+        const r = JSON.parse(line) as VegetaResult;
+        return { r, at: Date.parse(r.timestamp) };
+      });
+    const steadyFrom = sent.reduce((min, x) => Math.min(min, x.at), Infinity) + rampSeconds * 1000;
+    const ramp = sent.filter((x) => x.at < steadyFrom).map((x) => x.r);
+    const steady = sent.filter((x) => x.at >= steadyFrom).map((x) => x.r);
     return {
       load_generator: 'vegeta',
-      ...summariseVegeta(
-        all.filter((r) => Date.parse(r.timestamp) >= steadyFrom),
-        seconds,
-      ),
-      ...(ramp.length > 0
-        ? {
-            ramp: {
-              seconds: rampSeconds,
-              requests: ramp.length,
-              p99_ms: rampFigures.p99_ms,
-              max_ms: rampFigures.max_ms,
-            },
-          }
-        : {}),
+      ...summariseVegeta(steady, seconds),
+      ramp: rampOf(rampSeconds, summariseVegeta(ramp, rampSeconds)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -457,35 +463,22 @@ async function vegetaOpenLoop(
 }
 
 /**
- * Open loop at `rate` with vegeta when it is available, else the in-process Node loop above. Both run at the
- * rate for `rampSeconds` first and leave that out of the figures (reported apart as `ramp`): starting from
- * no connections, the first second at 1,000 req/s here took 0.2-4.5 s per request while the load generator
- * opened its ~200 connections, which alone made a run's p99. `onSteady` runs when the measured window begins
- * (observed() takes its before-samples there).
+ * Open loop with vegeta when it is available, else the in-process Node loop above. Both run at the rate for
+ * `rampSeconds` first and leave that out of the figures (reported apart as `ramp`): starting from no
+ * connections, the first second at 1,000 req/s here took 0.2-4.5 s per request while the load generator
+ * opened its ~200 connections, which alone made a run's p99.
  */
-async function openLoopAt(
-  vegeta: string | null,
-  baseUrl: string,
-  token: string,
-  pick: () => string,
-  rate: number,
-  seconds: number,
-  rampSeconds: number,
-  onSteady: () => Promise<void> = async () => undefined,
-): Promise<OpenLoopSummary> {
-  if (vegeta) return vegetaOpenLoop(vegeta, baseUrl, token, pick, rate, seconds, rampSeconds, onSteady);
-  const requester = makeRequester(baseUrl, token, 256);
+async function openLoopAt(vegeta: string | null, plan: OpenLoopPlan): Promise<OpenLoopSummary> {
+  if (vegeta) return vegetaOpenLoop(vegeta, plan);
+  const requester = makeRequester(plan.baseUrl, plan.token, 256);
+  const run = (seconds: number) => openLoop(requester.get, plan.pick, plan.rate, seconds);
   try {
-    const ramp = rampSeconds > 0 ? summarise(await openLoop(requester.get, pick, rate, rampSeconds)) : null;
-    await onSteady();
+    const ramp = plan.rampSeconds > 0 ? summarise(await run(plan.rampSeconds)) : null;
+    await plan.onSteady?.();
     return {
       load_generator: 'node',
-      ...summarise(await openLoop(requester.get, pick, rate, seconds)),
-      ...(ramp
-        ? {
-            ramp: { seconds: rampSeconds, requests: ramp.requests, p99_ms: ramp.p99_ms, max_ms: ramp.max_ms },
-          }
-        : {}),
+      ...summarise(await run(plan.seconds)),
+      ramp: ramp ? rampOf(plan.rampSeconds, ramp) : undefined,
     };
   } finally {
     requester.agent.destroy();
@@ -836,7 +829,15 @@ async function main(): Promise<void> {
           : 'in-process Node loop (vegeta unavailable: ops/stack tool vegeta needs go) ...'),
     );
     const { result: openSample, ...openSeen } = await observed(baseUrl, (steady) =>
-      openLoopAt(vegeta, baseUrl, token, pick, opts.rate, opts.seconds, opts.rampSeconds, steady),
+      openLoopAt(vegeta, {
+        baseUrl,
+        token,
+        pick,
+        rate: opts.rate,
+        seconds: opts.seconds,
+        rampSeconds: opts.rampSeconds,
+        onSteady: steady,
+      }),
     );
     const latency = { ...openSample, ...openSeen };
     say(`    ${JSON.stringify(latency)}`);
@@ -923,18 +924,17 @@ async function main(): Promise<void> {
       say(`(c) ${name}, open loop at ${opts.rate} req/s for ${opts.seconds} s ...`);
       let cpuBefore = hostCpu();
       const openLoopSeen = {
-        ...(await openLoopAt(
-          vegeta,
-          bareUrl,
+        ...(await openLoopAt(vegeta, {
+          baseUrl: bareUrl,
           token,
           pick,
-          opts.rate,
-          opts.seconds,
-          opts.rampSeconds,
-          async () => {
+          rate: opts.rate,
+          seconds: opts.seconds,
+          rampSeconds: opts.rampSeconds,
+          onSteady: async () => {
             cpuBefore = hostCpu();
           },
-        )),
+        })),
         host_steal_pct: stealPct(cpuBefore, hostCpu()),
       };
       say(`    ${JSON.stringify(openLoopSeen)}`);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const TEST_DATABASE = 'txlookup_test';
+const TEST_DATABASE = 'txlookup_test';
 
 /** Sets the services' addresses; true when the run gets the test database of its own (DATABASE_URL unset). */
 function setDefaultEnv(): boolean {
